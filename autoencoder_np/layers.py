@@ -1,0 +1,71 @@
+"""Paired ``*_forward`` / ``*_backward`` functions with a cache carried between them.
+
+These are the building blocks the :class:`~autoencoder_np.model.Autoencoder` chains together,
+in the style of CS231n's ``layers.py``: each backward sits right under its forward, so the two can
+be checked against each other on one screen. Examples are rows throughout.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["dense_forward", "dense_backward", "activation_forward", "activation_backward"]
+
+
+def dense_forward(X, W, b):
+    """Affine map ``Z = X W + b``.
+
+    Parameters
+    ----------
+    X : (m, n_in) array
+    W : (n_in, n_out) array
+    b : (n_out,) array
+
+    Returns
+    -------
+    Z : (m, n_out) array
+    cache : tuple
+        ``(X, W)``, what :func:`dense_backward` needs.
+    """
+    Z = X @ W
+    Z += b
+    return Z, (X, W)
+
+
+def dense_backward(dZ, cache, need_dX=True):
+    """Backward pass of :func:`dense_forward`.
+
+    Parameters
+    ----------
+    dZ : (m, n_out) array
+        Upstream gradient ``dL/dZ``.
+    cache : tuple
+        ``(X, W)`` from the forward pass.
+    need_dX : bool
+        Skip the input gradient (one matrix product) for the first layer.
+
+    Returns
+    -------
+    dX : (m, n_in) array or None
+        ``dZ W^T``.
+    dW : (n_in, n_out) array
+        ``X^T dZ``.
+    db : (n_out,) array
+        ``dZ`` summed over the examples.
+    """
+    X, W = cache
+    dW = X.T @ dZ
+    db = dZ.sum(axis=0)
+    dX = dZ @ W.T if need_dX else None
+    return dX, dW, db
+
+
+def activation_forward(Z, activation):
+    """Elementwise ``H = g(Z)``; returns ``H`` and the cache ``(Z, H, activation)``."""
+    H = activation.forward(Z)
+    return H, (Z, H, activation)
+
+
+def activation_backward(dH, cache):
+    """Backward of :func:`activation_forward`: ``dZ = dH * g'(Z)`` (the derivative sees Z and H)."""
+    Z, H, activation = cache
+    return dH * activation.deriv(Z, H)
