@@ -1,0 +1,66 @@
+# Autoencoders from scratch: the two quickstart commands are `make test` and `make course`.
+# Every target creates the course's virtual environment (.venv) from pyproject.toml when it is
+# missing or older than pyproject.toml.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# nbgrader runs `alembic` as a program: the environment's bin/ goes first on PATH
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# the shared MNIST beside the checkout, when present and nothing else was set
+SHARED_MNIST := $(abspath $(CURDIR)/../shared/data/mnist)
+ifeq ($(AUTOENCODER_NP_DATA),)
+ifneq ($(wildcard $(SHARED_MNIST)/t10k-images-idx3-ubyte.gz),)
+export AUTOENCODER_NP_DATA := $(SHARED_MNIST)
+endif
+endif
+
+.PHONY: help venv test course course-fast lab release autograde feedback grades bench clean
+
+help:
+	@echo "make test      run the whole test suite (library, lectures in fast mode, grading)"
+	@echo "make course    build the course: demo, lectures -> build/lectures/*.html, exercises, autograde the solutions"
+	@echo "make course-fast   the same in fast mode (small data, few epochs)"
+	@echo "make lab       JupyterLab at the lectures, in the course's environment"
+	@echo "make release | autograde | feedback | grades     instructor commands (nbgrader)"
+	@echo "make bench     speed benchmark against PyTorch (installs the optional 'bench' extra)"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+course: $(STAMP)
+	$(PY) -m tools.course
+
+course-fast: $(STAMP)
+	$(PY) -m tools.course --fast
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab lectures
+
+release: $(STAMP)
+	$(PY) -m tools.grading release
+
+autograde: $(STAMP)
+	$(PY) -m tools.grading autograde $(if $(SUBMITTED),--submitted $(SUBMITTED),)
+
+feedback: $(STAMP)
+	$(PY) -m tools.grading feedback
+
+grades: $(STAMP)
+	$(PY) -m tools.grading grades --out grades.csv
+
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[dev,bench]"
+	$(PY) benchmarks/bench_training.py
+
+clean:
+	rm -rf build .pytest_cache

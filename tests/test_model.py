@@ -1,0 +1,249 @@
+"""The Autoencoder's API: shapes, dtypes, training, constraints, and clear errors for bad input."""
+import numpy as np
+import pytest
+
+from autoencoder_np import Autoencoder, corrupt
+
+M, N, K = 9, 6, 4
+
+
+@pytest.fixture
+def X():
+    return np.random.default_rng(0).random((M, N))
+
+
+def test_param_shapes_follow_the_row_notation():
+    m = Autoencoder(N, K, seed=0)
+    assert {k: v.shape for k, v in m.params.items()} == {"W": (N, K), "b": (K,), "W_dec": (K, N), "c": (N,)}
+    t = Autoencoder(N, K, tied=True, seed=0)
+    assert list(t.params) == ["W", "b", "c"] and t.W_dec.shape == (K, N)
+    d = Autoencoder(N, (5, K), seed=0)
+    assert {k: v.shape for k, v in d.params.items()} == {
+        "W1": (N, 5), "b1": (5,), "W2": (5, K), "b2": (K,), "W_dec2": (K, 5), "c2": (5,), "W_dec1": (5, N), "c1": (N,)}
+    s = Autoencoder(N, (5, K), decoder_depth="single", seed=0)
+    assert s.params["W_dec"].shape == (K, N)
+
+
+def test_forward_shapes_single_and_batch(X):
+    m = Autoencoder(N, K, seed=0)
+    assert m.encode(X).shape == (M, K) and m.encode(X[0]).shape == (K,)
+    assert m.decode(m.encode(X)).shape == (M, N)
+    assert m.reconstruct(X).shape == (M, N) and m.reconstruct(X[0]).shape == (N,)
+    np.testing.assert_allclose(m.reconstruct(X[0]), m.reconstruct(X)[0])
+    np.testing.assert_allclose(m.vector_field(X), m.reconstruct(X) - X)
+
+
+def test_forward_matches_the_formula(X):
+    m = Autoencoder(N, K, encoder="tanh", decoder="sigmoid", seed=1)
+    p = m.params
+    H = np.tanh(X @ p["W"] + p["b"])
+    Xhat = 1 / (1 + np.exp(-(H @ p["W_dec"] + p["c"])))
+    np.testing.assert_allclose(m.reconstruct(X), Xhat, rtol=1e-13)
+    loss = -np.mean(np.sum(X * np.log(Xhat) + (1 - X) * np.log(1 - Xhat), axis=1))
+    assert m.loss(X) == pytest.approx(loss, rel=1e-12)
+
+
+def test_golden_loss_at_fixed_seed(X):
+    # regression value: Glorot-uniform init from default_rng(0), zero biases
+    m = Autoencoder(N, K, seed=0)
+    rng = np.random.default_rng(0)
+    r1, r2 = np.sqrt(6 / (N + K)), np.sqrt(6 / (K + N))
+    W = rng.uniform(-r1, r1, (N, K))
+    W_dec = rng.uniform(-r2, r2, (K, N))
+    np.testing.assert_array_equal(m.params["W"], W)
+    np.testing.assert_array_equal(m.params["W_dec"], W_dec)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("optimizer,lr", [("sgd", 0.5), ("momentum", 0.2), ("adam", 0.02)])
+def test_fit_reduces_the_loss_and_keeps_dtype(dtype, optimizer, lr):
+    rng = np.random.default_rng(1)
+    X = (rng.random((60, N)) < 0.3).astype(np.float64)
+    m = Autoencoder(N, K, dtype=dtype, seed=0)
+    before = m.loss(X)
+    hist = m.fit(X, epochs=30, batch_size=16, lr=lr, optimizer=optimizer, progress=False,
+                 callbacks={"W_norm": lambda mm: float(np.linalg.norm(mm.params["W"]))})
+    assert hist["epoch"] == list(range(1, 31)) and len(hist["loss"]) == 30 and len(hist["W_norm"]) == 30
+    assert m.loss(X) < 0.9 * before
+    assert all(p.dtype == dtype for p in m.params.values())
+
+
+def test_fit_is_reproducible_with_a_seed(X):
+    a, b = Autoencoder(N, K, seed=3), Autoencoder(N, K, seed=3)
+    ha = a.fit(X, epochs=3, batch_size=4, lr=0.1, progress=False)
+    hb = b.fit(X, epochs=3, batch_size=4, lr=0.1, progress=False)
+    assert ha["loss"] == hb["loss"]
+    c = Autoencoder(N, K, seed=3)
+    hc = c.fit(X, epochs=3, batch_size=4, lr=0.1, progress=False, seed=99)
+    assert hc["loss"] != ha["loss"]
+
+
+def test_lbfgs_fits_a_target_vector_field():
+    rng = np.random.default_rng(2)
+    X = rng.uniform(-1, 1, (200, 2))
+    F = X @ np.array([[-1.0, -1.0], [1.0, -1.0]])  # (-x + y, -x - y) in rows
+    m = Autoencoder(2, 50, encoder="tanh", decoder="linear", loss="squared_error", seed=0)
+    hist = m.fit(X, epochs=300, optimizer="lbfgs", target=X + F, progress=False)
+    assert hist["loss"][-1] < 1e-3 * hist["loss"][0] or hist["loss"][-1] < 1e-4
+    assert "message" in hist
+
+
+def test_lbfgs_keeps_going_on_tiny_losses():
+    # the lecture's normalised data: losses ~1e-3; SciPy's default tolerances would stop early
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((400, N)) @ rng.standard_normal((N, N))
+    X = (X - X.mean(0)) / np.sqrt(len(X)) * 1e-2
+    m = Autoencoder(N, 2, encoder="linear", decoder="linear", loss="squared_error", seed=0)
+    hist = m.fit(X, epochs=300, optimizer="lbfgs", progress=False)
+    assert len(hist["loss"]) == 300, hist["message"]  # ran every iteration it was given
+    s = np.linalg.svd(X, compute_uv=False)
+    best = np.sum(s[2:] ** 2) / len(X)
+    assert hist["loss"][-1] == pytest.approx(best, rel=1e-2)
+
+
+def test_weight_length_constraint_holds_after_training(X):
+    m = Autoencoder(N, K, weight_length=0.3, seed=0)
+    np.testing.assert_allclose(np.sum(m.params["W"] ** 2, axis=0), 0.3)
+    m.fit(X, epochs=5, batch_size=3, lr=0.5, progress=False)
+    np.testing.assert_allclose(np.sum(m.params["W"] ** 2, axis=0), 0.3, rtol=1e-12)
+
+
+def test_denoising_fit_corrupts_inputs_but_not_targets(X):
+    seen = []
+    m = Autoencoder(N, K, corruption="mask", corruption_level=0.5, seed=0)
+    original = m._loss_and_grads
+    m._loss_and_grads = lambda Xb, Tb: (seen.append((Xb.copy(), Tb.copy())), original(Xb, Tb))[1]
+    m.fit(X, epochs=1, batch_size=M, lr=0.1, shuffle=False, progress=False)
+    Xb, Tb = seen[0]
+    np.testing.assert_array_equal(Tb, X)
+    assert np.any(Xb == 0) and np.all((Xb == 0) | (Xb == X))
+
+
+def test_corrupt_kinds_and_levels():
+    X = np.full((200, 50), 0.5)
+    masked = corrupt(X, "mask", 0.3, rng=0)
+    assert abs(np.mean(masked == 0) - 0.3) < 0.03 and np.all(X == 0.5)
+    noisy = corrupt(X, "gaussian", 0.1, rng=0)
+    assert abs(np.std(noisy - X) - 0.1) < 0.005
+    sp = corrupt(X, "salt_and_pepper", 0.2, rng=0)
+    assert abs(np.mean(sp != 0.5) - 0.2) < 0.03 and set(np.unique(sp)) == {0.0, 0.5, 1.0}
+
+
+def test_float32_model_is_never_upcast(X):
+    m = Autoencoder(N, K, dtype=np.float32, seed=0)
+    assert m.reconstruct(X).dtype == np.float32
+    loss, grads = m.loss_and_grads(X)
+    assert isinstance(loss, float) and all(g.dtype == np.float32 for g in grads.values())
+    assert m.jacobian(X).dtype == np.float32
+
+
+# ---------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("kwargs,exc,match", [
+    ({"encoder": "sigmod"}, ValueError, r"valid names are \['sigmoid', 'tanh', 'relu', 'softplus', 'linear'\]"),
+    ({"decoder": "relu"}, ValueError, "valid names"),
+    ({"loss": "mse"}, ValueError, r"valid names are \['squared_error', 'cross_entropy'\]"),
+    ({"loss": "cross_entropy", "decoder": "linear"}, ValueError, "needs decoder='sigmoid'"),
+    ({"dtype": np.int32}, TypeError, "float32 or numpy.float64"),
+    ({"sparsity": 1.0, "encoder": "relu"}, ValueError, "sigmoid"),
+    ({"corruption": "salt"}, ValueError, "valid kinds"),
+    ({"corruption": "mask", "corruption_level": 1.5}, ValueError, "probability"),
+    ({"weight_decay": -1.0}, ValueError, ">= 0"),
+    ({"sparsity_target": 1.0}, ValueError, r"\(0, 1\)"),
+    ({"weight_length": 0.0}, ValueError, "> 0"),
+    ({"decoder_depth": "deep"}, ValueError, "mirror"),
+])
+def test_bad_constructor_arguments(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        Autoencoder(N, K, **kwargs)
+
+
+@pytest.mark.parametrize("n_visible,n_hidden,exc", [
+    (0, K, ValueError), (N, 0, ValueError), (N, -3, ValueError), (N, (4, 0), ValueError),
+    (2.5, K, TypeError), (N, "4", TypeError), (True, K, TypeError), (N, (), ValueError)])
+def test_bad_sizes(n_visible, n_hidden, exc):
+    with pytest.raises(exc):
+        Autoencoder(n_visible, n_hidden)
+
+
+def test_bad_structural_combinations():
+    with pytest.raises(ValueError, match="mirror"):
+        Autoencoder(N, (5, K), tied=True, decoder_depth="single")
+    with pytest.raises(ValueError, match="one encoder layer"):
+        Autoencoder(N, (5, K), contraction=0.1)
+
+
+@pytest.mark.parametrize("bad,exc,match", [
+    (np.zeros((M, N + 1)), ValueError, f"expects {N}"),
+    (np.zeros((M, N, 1)), ValueError, "shape"),
+    (np.zeros((0, N)), ValueError, "empty"),
+    (np.full((M, N), np.nan), ValueError, "NaN"),
+    (np.array([[np.inf] * N]), ValueError, "NaN or infinite"),
+    ("abc", TypeError, "numeric array"),
+    (np.array([["a"] * N]), TypeError, "numbers"),
+    (np.zeros((M, N), dtype=complex), TypeError, "real"),
+])
+def test_bad_data_is_rejected_at_the_boundary(bad, exc, match):
+    m = Autoencoder(N, K, seed=0)
+    with pytest.raises(exc, match=match):
+        m.loss_and_grads(bad)
+    with pytest.raises(exc):
+        m.fit(bad, epochs=1, progress=False)
+
+
+def test_one_dimensional_input_is_refused_where_a_batch_is_needed():
+    m = Autoencoder(N, K, seed=0)
+    with pytest.raises(ValueError, match=r"shape \(m, 6\)"):
+        m.loss_and_grads(np.zeros(N))
+
+
+def test_cross_entropy_targets_outside_unit_interval(X):
+    m = Autoencoder(N, K, seed=0)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        m.loss_and_grads(X * 2)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        m.fit(X, target=X - 1, epochs=1, progress=False)
+    se = Autoencoder(N, K, decoder="linear", loss="squared_error", seed=0)
+    se.loss_and_grads(X * 2)  # fine for squared error
+
+
+def test_target_shape_mismatch(X):
+    m = Autoencoder(N, K, seed=0)
+    with pytest.raises(ValueError, match="rows"):
+        m.loss_and_grads(X, target=X[:-1])
+
+
+@pytest.mark.parametrize("kwargs,exc,match", [
+    ({"epochs": 0}, ValueError, "epochs"), ({"epochs": 2.0}, TypeError, "epochs"),
+    ({"epochs": 1, "batch_size": 0}, ValueError, "batch_size"),
+    ({"epochs": 1, "lr": -0.1}, ValueError, "lr"), ({"epochs": 1, "lr": float("nan")}, ValueError, "lr"),
+    ({"epochs": 1, "optimizer": "rmsprop"}, ValueError, "valid names"),
+    ({"epochs": 1, "callbacks": [print]}, TypeError, "dict"),
+    ({"epochs": 1, "callbacks": {"loss": len}}, ValueError, "clash"),
+])
+def test_bad_fit_arguments(X, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        Autoencoder(N, K, seed=0).fit(X, progress=False, **kwargs)
+
+
+def test_divergence_is_reported_not_returned_as_nan(X):
+    m = Autoencoder(N, K, decoder="linear", loss="squared_error", seed=0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        with pytest.raises(FloatingPointError, match="learning rate"):
+            m.fit(X * 100, epochs=50, lr=1e6, progress=False)
+
+
+def test_energy_of_an_untied_model_is_a_clear_error(X):
+    with pytest.raises(ValueError, match="untied"):
+        Autoencoder(N, K, decoder="linear", loss="squared_error").energy(X)
+    with pytest.raises(ValueError, match="decoder is 'sigmoid'"):
+        Autoencoder(N, K, tied=True).energy(X)
+    with pytest.raises(ValueError, match="antiderivative"):
+        Autoencoder(N, K, encoder="softplus", decoder="linear", loss="squared_error", tied=True).energy(X)
+
+
+def test_set_params_checks_names_and_shapes():
+    m = Autoencoder(N, K, seed=0)
+    with pytest.raises(KeyError, match="W_dec"):
+        m.set_params({"V": np.zeros((N, K))})
+    with pytest.raises(ValueError, match="shape"):
+        m.set_params({"W": np.zeros((K, N))})
