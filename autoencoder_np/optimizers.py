@@ -15,11 +15,13 @@ class SGD:
     """Plain (minibatch) gradient descent: ``p <- p - lr * g``."""
 
     def __init__(self, lr):
-        self.lr = lr
+        self.lr, self.scratch = lr, {}
 
     def step(self, params, grads):
         for name, p in params.items():
-            p -= p.dtype.type(self.lr) * grads[name]
+            update = self.scratch.setdefault(name, np.empty_like(p))  # no allocation per step
+            np.multiply(grads[name], p.dtype.type(self.lr), out=update)
+            p -= update
 
 
 class Momentum:

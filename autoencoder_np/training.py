@@ -13,6 +13,7 @@ import sys
 import numpy as np
 
 from ._validation import as_data, check_positive_int
+from .fused import FusedStep, fused_supported
 from .optimizers import OPTIMIZERS, make_optimizer
 from .regularizers import corrupt
 
@@ -88,6 +89,8 @@ def fit(model, X, *, epochs, batch_size=None, lr=0.1, optimizer="sgd", target=No
     m = X.shape[0]
     batch_size = m if batch_size is None else min(check_positive_int(batch_size, "batch_size"), m)
     history = {"epoch": [], "loss": [], **{name: [] for name in callbacks}}
+    # the fused step computes the same objective without allocations (see autoencoder_np.fused)
+    loss_and_grads = FusedStep(model) if fused_supported(model) else model._loss_and_grads
     with _progress_bar(epochs, progress, "training") as bar:
         for epoch in range(1, epochs + 1):
             order = rng.permutation(m) if shuffle else np.arange(m)
@@ -98,7 +101,7 @@ def fit(model, X, *, epochs, batch_size=None, lr=0.1, optimizer="sgd", target=No
                 Xb = Tb if T is X else X[idx]
                 if model.corruption is not None:
                     Xb = corrupt(Xb, model.corruption, model.corruption_level, rng)
-                loss, grads = model._loss_and_grads(Xb, Tb)
+                loss, grads = loss_and_grads(Xb, Tb)
                 opt.step(model.params, grads)
                 model.apply_constraints()
                 total += loss * len(idx)

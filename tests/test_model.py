@@ -108,7 +108,10 @@ def test_weight_length_constraint_holds_after_training(X):
     np.testing.assert_allclose(np.sum(m.params["W"] ** 2, axis=0), 0.3, rtol=1e-12)
 
 
-def test_denoising_fit_corrupts_inputs_but_not_targets(X):
+def test_denoising_fit_corrupts_inputs_but_not_targets(X, monkeypatch):
+    import autoencoder_np.training
+
+    monkeypatch.setattr(autoencoder_np.training, "fused_supported", lambda model: False)
     seen = []
     m = Autoencoder(N, K, corruption="mask", corruption_level=0.5, seed=0)
     original = m._loss_and_grads
@@ -247,3 +250,65 @@ def test_set_params_checks_names_and_shapes():
         m.set_params({"V": np.zeros((N, K))})
     with pytest.raises(ValueError, match="shape"):
         m.set_params({"W": np.zeros((K, N))})
+
+
+# ---------------------------------------------------------------------------- fused training step
+FUSED_CASES = [(enc, dec, loss, tied, wd)
+               for enc in ["sigmoid", "tanh", "relu", "linear"]
+               for dec, loss in [("sigmoid", "cross_entropy"), ("sigmoid", "squared_error"),
+                                 ("linear", "squared_error"), ("tanh", "squared_error")]
+               for tied in [False, True] for wd in [0.0, 0.1]]
+
+
+@pytest.mark.parametrize("encoder,decoder,loss,tied,wd", FUSED_CASES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fused_step_equals_the_general_path(encoder, decoder, loss, tied, wd, dtype):
+    from autoencoder_np.fused import FusedStep, fused_supported
+
+    model = Autoencoder(N, K, encoder=encoder, decoder=decoder, loss=loss, tied=tied, weight_decay=wd,
+                        dtype=dtype, seed=1)
+    assert fused_supported(model)
+    rng = np.random.default_rng(2)
+    X = rng.random((M, N)).astype(dtype)
+    T = rng.random((M, N)).astype(dtype)
+    step = FusedStep(model)
+    for _ in range(2):  # twice: reused buffers must not leak state between calls
+        loss_f, grads_f = step(X, T)
+        grads_f = {k: v.copy() for k, v in grads_f.items()}
+    loss_g, grads_g = model._loss_and_grads(X, T)
+    rtol = 1e-12 if dtype == np.float64 else 1e-4
+    assert loss_f == pytest.approx(loss_g, rel=rtol)
+    for name in grads_g:
+        assert grads_f[name].dtype == dtype
+        np.testing.assert_allclose(grads_f[name], grads_g[name], rtol=rtol, atol=rtol * 1e-2)
+
+
+def test_fused_step_is_exact_at_saturated_logits():
+    from autoencoder_np.fused import FusedStep
+
+    model = Autoencoder(3, 2, seed=0)
+    model.set_params({"W_dec": np.zeros((2, 3)), "c": np.array([1e4, -1e4, 40.0])})
+    X = np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 0.0]])
+    with np.errstate(over="raise", divide="raise", invalid="raise"):
+        loss, grads = FusedStep(model)(X, X)
+    assert loss == pytest.approx(model.loss(X), rel=1e-12)
+    assert all(np.all(np.isfinite(g)) for g in grads.values())
+
+
+def test_fit_uses_the_fused_step_and_matches_the_general_path():
+    rng = np.random.default_rng(3)
+    X = (rng.random((40, N)) < 0.4).astype(float)
+    fast = Autoencoder(N, K, seed=0)
+    slow = Autoencoder(N, K, seed=0)
+    hf = fast.fit(X, epochs=3, batch_size=8, lr=0.3, progress=False)
+    import autoencoder_np.training
+
+    original = autoencoder_np.training.fused_supported
+    autoencoder_np.training.fused_supported = lambda model: False
+    try:
+        hs = slow.fit(X, epochs=3, batch_size=8, lr=0.3, progress=False)
+    finally:
+        autoencoder_np.training.fused_supported = original
+    np.testing.assert_allclose(hf["loss"], hs["loss"], rtol=1e-10)
+    for name in fast.params:
+        np.testing.assert_allclose(fast.params[name], slow.params[name], rtol=1e-10, atol=1e-12)
