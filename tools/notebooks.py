@@ -23,6 +23,8 @@ def notebook_env(fast):
     """Environment for a kernel: fast mode flag, headless matplotlib, the shared MNIST if present."""
     env = dict(os.environ)
     env["AECOURSE_FAST"] = "1" if fast else "0"
+    # many small matrix products: OpenBLAS threads cost more than they bring on 2 cores
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
     env.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     if "AUTOENCODER_NP_DATA" not in env and SHARED_MNIST.is_dir():
         env["AUTOENCODER_NP_DATA"] = str(SHARED_MNIST)
@@ -36,9 +38,9 @@ def execute(path, *, fast, timeout=900, kernel_name="python3"):
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
-    saved = dict(os.environ)
+    saved, env = dict(os.environ), notebook_env(fast)
     os.environ.clear()
-    os.environ.update(notebook_env(fast))  # the kernel inherits this process's environment
+    os.environ.update(env)  # the kernel inherits this process's environment
     try:
         client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name,
                                 resources={"metadata": {"path": str(path.parent)}})
