@@ -144,7 +144,12 @@ def fit_lbfgs(model, X, T, *, maxiter, rng=None, callbacks=None, progress=None, 
 
     The stopping tolerances are switched off (``ftol = gtol = 0``): on the lecture's normalised data
     the loss and the gradients are tiny, and SciPy's defaults would stop long before convergence.
-    It stops after ``maxiter`` iterations or when the line search can make no more progress. With
+    It stops after ``maxiter`` iterations or when the line search can make no more progress (SciPy
+    then says "ABNORMAL_TERMINATION_IN_LNSRCH" or "REL_REDUCTION_OF_F <= FACTR*EPSMCH": at machine
+    precision, that is the expected end, not a failure). Convergence can still be slow on data
+    scaled down by ``1/sqrt(m)``: the biases' curvature does not shrink with the data while the
+    weights' does, which makes the problem ill-conditioned; centred (unscaled) data trains faster
+    and has the same minimisers. With
     a denoising model, the inputs are corrupted once (a fixed noisy copy), since L-BFGS needs a
     deterministic objective. The weight-length constraint is not supported here (a projection
     after each step would break the quasi-Newton updates).
@@ -184,9 +189,11 @@ def fit_lbfgs(model, X, T, *, maxiter, rng=None, callbacks=None, progress=None, 
             start += size
         return out
 
+    loss_and_grads = FusedStep(model) if fused_supported(model) else model._loss_and_grads
+
     def objective(theta):
         model.set_params(unpack(theta))
-        loss, grads = model._loss_and_grads(X, T)
+        loss, grads = loss_and_grads(X, T)
         return loss, np.concatenate([grads[n].ravel() for n in names]).astype(np.float64)
 
     history = {"epoch": [], "loss": [], **{name: [] for name in callbacks}}
