@@ -62,8 +62,14 @@ _INPLACE = {
 
 
 def fused_supported(model):
-    """True when :class:`FusedStep` computes this model's objective exactly."""
-    return (len(model.hidden_sizes) == 1 and model.sparsity == 0 and model.contraction == 0
+    """True when :class:`FusedStep` computes this model's objective exactly.
+
+    A subclass that overrides ``_loss_and_grads`` (a different objective) is never fused.
+    """
+    from .model import Autoencoder
+
+    return (type(model)._loss_and_grads is Autoencoder._loss_and_grads
+            and len(model.hidden_sizes) == 1 and model.sparsity == 0 and model.contraction == 0
             and model.encoder in _INPLACE and model.decoder in _INPLACE)
 
 

@@ -312,3 +312,21 @@ def test_fit_uses_the_fused_step_and_matches_the_general_path():
     np.testing.assert_allclose(hf["loss"], hs["loss"], rtol=1e-10)
     for name in fast.params:
         np.testing.assert_allclose(fast.params[name], slow.params[name], rtol=1e-10, atol=1e-12)
+
+
+def test_a_subclass_with_its_own_objective_is_not_fused():
+    from autoencoder_np.fused import fused_supported
+
+    class Penalised(Autoencoder):
+        def _loss_and_grads(self, X, T):
+            loss, grads = super()._loss_and_grads(X, T)
+            return loss + float(np.sum(self.params["c"] ** 2)), {**grads, "c": grads["c"] + 2 * self.params["c"]}
+
+    model = Penalised(N, K, decoder="linear", loss="squared_error", seed=0)
+    assert not fused_supported(model)
+    X = np.random.default_rng(0).random((M, N))
+    plain = Autoencoder(N, K, decoder="linear", loss="squared_error", seed=0)
+    model.fit(X, epochs=200, optimizer="lbfgs", progress=False)
+    plain.fit(X, epochs=200, optimizer="lbfgs", progress=False)
+    # L-BFGS minimised the subclass's objective: its penalty pulled c in
+    assert np.linalg.norm(model.params["c"]) < 0.8 * np.linalg.norm(plain.params["c"])
