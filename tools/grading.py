@@ -471,6 +471,7 @@ def _sandbox_config(course_dir: Path, work: Path, opts: GradingOptions, level: s
         "mpl_cache": str(mpl_cache) if mpl_cache else None,
         "copy_max_bytes": int(opts.max_submission_bytes),
         "tmpfs_mb": {"root": 96, "tmp": 64, "shm": 16},
+        "log": str(work / "logs" / "sandbox.log"),  # one line per kernel start/exit (uid, level)
     }
     path = work / "sandbox.json"
     path.write_text(json.dumps(cfg, indent=1))

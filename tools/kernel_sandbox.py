@@ -284,15 +284,6 @@ def build_root(cfg: dict, newroot: str, conn: dict, conn_src: str, cwd: str, uid
         elif os.path.isdir(d):
             _bind(d, newroot)
             bound.append(d)
-    hidden = [os.path.abspath(h) for h in cfg.get("hidden") or []]
-    for p in cfg.get("ro_paths") or []:
-        p = os.path.abspath(p)
-        if not os.path.exists(p) or _covered(p, bound):
-            continue
-        if any(_covered(h, [p]) for h in hidden):
-            raise RuntimeError(f"read-only path {p} would expose the hidden folder")
-        _bind(p, newroot)
-        bound.append(p)
     # /dev
     _mkdirs(newroot + "/dev")
     mount("tmpfs", newroot + "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "size=1m,mode=755")
@@ -310,6 +301,17 @@ def build_root(cfg: dict, newroot: str, conn: dict, conn_src: str, cwd: str, uid
     mount("tmpfs", newroot + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
           f"size={int(sizes.get('tmp', 64))}m,mode=1777,nr_inodes=4096")
     _mkdirs(newroot + "/proc")
+    # the Python installation, the library and the data, bound AFTER the private /tmp and /dev
+    # tmpfs mounts so that a checkout or virtualenv under /tmp is not hidden by them
+    hidden = [os.path.abspath(h) for h in cfg.get("hidden") or []]
+    for p in cfg.get("ro_paths") or []:
+        p = os.path.abspath(p)
+        if not os.path.exists(p) or _covered(p, bound):
+            continue
+        if any(_covered(h, [p]) for h in hidden):
+            raise RuntimeError(f"read-only path {p} would expose the hidden folder")
+        _bind(p, newroot)
+        bound.append(p)
     # ZeroMQ ipc sockets live next to the connection file
     if conn.get("transport") == "ipc":
         ipc_dir = os.path.dirname(os.path.abspath(conn["ip"]))
@@ -447,10 +449,11 @@ def run(argv: list[str]) -> int:
     scratch = cfg.get("scratch") or tempfile.gettempdir()
     uid = None
     newroot = home = None
-    _log(cfg, f"level={level} cwd={cwd}")
+    if level in ("full", "uid"):
+        uid = int(cfg.get("uid_base", 1_900_000_000)) + os.getpid() % int(cfg.get("uid_span", 4_194_304))
+    _log(cfg, f"level={level} uid={uid} cwd={cwd}")
 
     if level == "full":
-        uid = int(cfg.get("uid_base", 1_900_000_000)) + os.getpid() % int(cfg.get("uid_span", 4_194_304))
         newroot = tempfile.mkdtemp(prefix="root-", dir=scratch)
         unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS)
         mount(None, "/", None, MS_REC | MS_PRIVATE)
@@ -458,8 +461,6 @@ def run(argv: list[str]) -> int:
         conn_path = CONN_IN_SANDBOX
         env = kernel_env(cfg, HOME, "/tmp")
     else:
-        if level == "uid":
-            uid = int(cfg.get("uid_base", 1_900_000_000)) + os.getpid() % int(cfg.get("uid_span", 4_194_304))
         home = tempfile.mkdtemp(prefix="home-", dir=scratch)
         tmp = os.path.join(home, ".tmp")
         os.mkdir(tmp, 0o700)
@@ -525,7 +526,7 @@ def run(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGHUP, on_term)
     code = _wait_child(cpid, parent)
-    _log(cfg, f"kernel exited with {code}")
+    _log(cfg, f"uid={uid} kernel exited with {code}")
     # clean up
     if uid is not None and level != "full":
         _kill_uid(uid)  # (in "full" mode the PID namespace already took them down)
