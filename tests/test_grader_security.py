@@ -167,6 +167,11 @@ def _maxima(run) -> dict:
 def _check(run, name):
     case = run["cases"][name]
     rec = run["results"][name][ASSIGNMENT]
+    if name == "memory-bomb" and rec["status"] == "ungraded":
+        # the allocation can also kill the kernel under RLIMIT_AS (seen once in a clean-clone run):
+        # then the submission must be reported by name with no score, never a silent zero
+        assert rec["total"] is None and rec["problems"] == {} and rec.get("reason"), rec
+        return
     assert rec["status"] == case.expect, (name, case.what, rec)
     if case.expect == "graded":
         assert _auto_scores(rec) == _expected(case.scores, run["target"], _maxima(run)), (name, rec)
