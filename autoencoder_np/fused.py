@@ -1,38 +1,67 @@
-"""A fused, allocation-free training step for the common one-hidden-layer autoencoder.
+"""A fused, allocation-free, multi-core training step for the common one-hidden-layer autoencoder.
 
 The general path (:meth:`Autoencoder._loss_and_grads`) is written for reading: one layer at a
 time, fresh arrays everywhere. Training spends its time in that step, so for the common case
 (one hidden layer, tied or untied, optionally L2 weight decay) :class:`FusedStep` computes the
-SAME loss and gradients with every buffer allocated once per batch size and every elementwise
-operation done in place, in the model's dtype (float32 stays float32 end to end). A step is then
-five matrix products plus about twenty passes of in-place elementwise work.
+SAME loss and gradients (and, in :meth:`FusedStep.train_step`, the optimizer's update too):
 
-The tests check it against the general path to rounding error; :func:`fused_supported` says
-which models it handles (the others train on the general path).
+* every buffer is allocated once per batch size and every elementwise operation is done in
+  place, in the model's dtype (float32 stays float32 end to end);
+* the sigmoid and the cross-entropy share one ``e = exp(-|z|)``: ``sigmoid(z) = 1/(1+e)`` (z >= 0)
+  or ``e/(1+e)`` (z < 0), and ``log1p(e) = log(u) + (e - (u - 1))`` with ``u = 1 + e`` rounded
+  (the second term puts back what the rounding of ``u`` lost; both subtractions are exact), which
+  keeps full relative precision for tiny ``e`` where NumPy's own float32 ``log1p``, not
+  vectorised, is seven times slower than ``log``;
+* the work is split between ``workers`` threads (NumPy releases the GIL in matrix products and
+  in ufuncs), each running single-threaded BLAS on its own share. Phase 1 splits the batch by
+  rows (forward, loss, backward to the hidden layer: every row is independent). Phase 2 splits
+  the weight gradients by rows of the gradient (``dW[i] = X[:, i].T @ dA`` needs every example
+  but only column ``i`` of ``X``) and applies the optimizer's update to the same rows at once.
+  Two single-threaded products side by side run faster than one product on two BLAS threads at
+  these sizes, and the elementwise passes, single-threaded in NumPy, are split too.
+
+The tests check it against the general path to rounding error, with one worker and with several;
+:func:`fused_supported` says which models it handles (the others train on the general path).
 """
 from __future__ import annotations
 
+import contextlib
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
-__all__ = ["FusedStep", "fused_supported"]
+__all__ = ["FusedStep", "fused_supported", "blas_threads"]
+
+#: fewest batch rows per worker; smaller shares make the matrix products inefficient
+MIN_ROWS_PER_WORKER = 32
 
 
-# in-place activations: forward overwrites its argument; the derivative is computed from the
-# OUTPUT H = g(A) (for these four, g'(A) is a function of g(A))
-def _sigmoid_(A):
-    # sigmoid(a) = (1 + tanh(a/2)) / 2: no exp, so no overflow at any logit
-    A *= 0.5
-    np.tanh(A, out=A)
-    A *= 0.5
-    A += 0.5
+# --------------------------------------------------------------------------- in-place activations
+# forward(A, E, F) overwrites A with g(A) (E and F are float scratch of A's shape);
+# deriv(H, out) writes g'(A) computed from the OUTPUT H = g(A) (for these four, g' is a function of g)
+def _sigmoid_(A, E, F):
+    """A <- sigmoid(A) = F / (1 + e) with e = exp(-|a|) in (0, 1]; E is left holding e.
+
+    The numerator F is 1 where a >= 0 and e where a < 0, computed as max(e, [a >= 0]) (e <= 1):
+    no overflow at any a, no cancellation for very negative a, and no masked ufunc (NumPy's
+    ``where=`` loops are not vectorised and cost as much as the exponential here).
+    """
+    np.greater_equal(A, 0, out=F)
+    np.abs(A, out=E)
+    np.negative(E, out=E)
+    np.exp(E, out=E)
+    np.maximum(E, F, out=F)
+    np.add(E, 1, out=A)
+    np.divide(F, A, out=A)
 
 
 def _sigmoid_deriv(H, out):
-    np.subtract(1, H, out=out)
-    out *= H
+    np.multiply(H, H, out=out)
+    np.subtract(H, out, out=out)            # H - H^2 = H (1 - H)
 
 
-def _tanh_(A):
+def _tanh_(A, E, F):
     np.tanh(A, out=A)
 
 
@@ -41,7 +70,7 @@ def _tanh_deriv(H, out):
     np.subtract(1, out, out=out)
 
 
-def _relu_(A):
+def _relu_(A, E, F):
     np.maximum(A, 0, out=A)
 
 
@@ -49,7 +78,7 @@ def _relu_deriv(H, out):
     np.greater(H, 0, out=out)
 
 
-def _linear_(A):
+def _linear_(A, E, F):
     pass
 
 
@@ -73,99 +102,227 @@ def fused_supported(model):
             and model.encoder in _INPLACE and model.decoder in _INPLACE)
 
 
+# --------------------------------------------------------------------------- BLAS threads
+_BLAS_CONTROLLERS = None
+
+
+def _blas_controllers():
+    """threadpoolctl's controllers of the loaded BLAS libraries (looked up once: it scans the process)."""
+    global _BLAS_CONTROLLERS
+    if _BLAS_CONTROLLERS is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+            _BLAS_CONTROLLERS = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
+        except Exception:  # pragma: no cover - threadpoolctl missing or a BLAS it cannot drive
+            _BLAS_CONTROLLERS = []
+    return _BLAS_CONTROLLERS
+
+
+def blas_threads():
+    """The number of threads NumPy's BLAS is set to use (1 if it cannot be read)."""
+    counts = [c.num_threads for c in _blas_controllers()]
+    return max(counts) if counts else 1
+
+
+@contextlib.contextmanager
+def _single_threaded_blas():
+    controllers = _blas_controllers()
+    saved = [c.num_threads for c in controllers]
+    try:
+        for c in controllers:
+            c.set_num_threads(1)
+        yield
+    finally:
+        for c, n in zip(controllers, saved):
+            c.set_num_threads(n)
+
+
+def _split(length, parts):
+    """``parts`` contiguous slices covering ``range(length)``, sizes differing by at most one."""
+    edges = np.linspace(0, length, parts + 1).round().astype(int)
+    return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+
+
+# --------------------------------------------------------------------------- the step
 class FusedStep:
     """``step(X, T) -> (loss, grads)`` with the model's objective, without allocations.
 
     The returned gradient arrays are buffers that the next call overwrites: consume them (an
-    optimizer step) before calling again.
+    optimizer step) before calling again. :meth:`train_step` also applies an optimizer's update,
+    inside the parallel phase.
 
     Parameters
     ----------
     model : Autoencoder
         A model for which :func:`fused_supported` is true.
+    workers : int or None
+        Threads sharing a step. None: as many as NumPy's BLAS is set to use (so
+        ``OPENBLAS_NUM_THREADS=1`` means one), and never fewer than
+        ``MIN_ROWS_PER_WORKER`` batch rows each. With more than one worker, BLAS runs single-threaded
+        inside the step (and is restored after it).
     """
 
-    def __init__(self, model):
+    def __init__(self, model, workers=None):
         if not fused_supported(model):
             raise ValueError(f"{model!r} is not supported by the fused step; use model.loss_and_grads")
-        self.model = model
+        if workers is None:
+            workers = blas_threads()
+        elif not (isinstance(workers, (int, np.integer)) and workers >= 1):
+            raise ValueError(f"workers must be a positive integer; got {workers!r}")
+        self.model, self.max_workers = model, int(workers)
         self.encode_, self.encode_deriv = _INPLACE[model.encoder]
         self.decode_, self.decode_deriv = _INPLACE[model.decoder]
         self.cross_entropy = model.loss_name == "cross_entropy"
-        dt = model.dtype
         self.grads = {name: np.empty_like(p) for name, p in model.params.items()}
         n, k = model.n_visible, model.n_hidden
-        self.scratch_W = np.empty((n, k), dtype=dt)  # tied: the decoder path's dW, transposed
+        self.scratch_W = np.empty((n, k), dtype=model.dtype) if model.tied else None  # decoder path of dW
         self.buffers = {}
+        self._pool = None
+        if self.max_workers > 1:
+            self._pool = ThreadPoolExecutor(self.max_workers - 1, thread_name_prefix="autoencoder_np")
+            weakref.finalize(self, self._pool.shutdown, wait=False)
 
-    def _buffers(self, m):
+    # -- buffers and work shares, made once per batch size
+    def _plan(self, m):
         if m not in self.buffers:
             n, k, dt = self.model.n_visible, self.model.n_hidden, self.model.dtype
-            self.buffers[m] = tuple(np.empty(shape, dtype=dt) for shape in [(m, k), (m, k), (m, k), (m, n), (m, n)])
+            workers = max(1, min(self.max_workers, m // MIN_ROWS_PER_WORKER))
+            self.buffers[m] = {
+                "H": np.empty((m, k), dt), "dH": np.empty((m, k), dt), "E_h": np.empty((m, k), dt),
+                "F_h": np.empty((m, k), dt), "Z": np.empty((m, n), dt), "S": np.empty((m, n), dt),
+                "U": np.empty((m, n), dt), "F_z": np.empty((m, n), dt),
+                "workers": workers, "rows": _split(m, workers), "vis": _split(n, workers),
+                "hid": _split(k, workers),
+            }
         return self.buffers[m]
 
-    def __call__(self, X, T):
-        model, p, g = self.model, self.model.params, self.grads
-        m = X.shape[0]
-        H, dH, D, Z, S = self._buffers(m)
+    def _run(self, fn, workers):
+        """fn(0), ..., fn(workers - 1), the first on this thread; their results in order."""
+        if workers == 1:
+            return [fn(0)]
+        futures = [self._pool.submit(fn, w) for w in range(1, workers)]
+        first = fn(0)
+        return [first] + [f.result() for f in futures]
+
+    # -- phase 1: rows r of the batch, forward to the loss and backward to the hidden layer
+    def _rows(self, X, T, buf, r, scale):
+        model, p = self.model, self.model.params
         W = p["W"]
         W_dec = W.T if model.tied else p["W_dec"]
-        inv_m = model.dtype.type(1.0 / m)
+        H, dH, Z, S, U = (buf[name][r] for name in ("H", "dH", "Z", "S", "U"))
+        X, T = X[r], T[r]
 
-        # forward: H = g(X W + b); Z = H W_dec + c
-        np.matmul(X, W, out=H)
+        np.matmul(X, W, out=H)                         # H = g(X W + b)
         H += p["b"]
-        self.encode_(H)
-        np.matmul(H, W_dec, out=Z)
+        self.encode_(H, buf["E_h"][r], buf["F_h"][r])
+        np.matmul(H, W_dec, out=Z)                     # Z = H W_dec + c
         Z += p["c"]
 
         if self.cross_entropy:
-            # loss = (1/m) sum [max(z, 0) - t z + log1p(exp(-|z|))], max(z, 0) = (z + |z|) / 2
+            # sum over the rows of max(z, 0) - t z + log1p(exp(-|z|)), with max(z, 0) = (z + |z|) / 2
+            F = buf["F_z"][r]
+            np.greater_equal(Z, 0, out=F)              # F = [z >= 0], so max(z, 0) = z F
+            total = float(np.vdot(Z, F)) - float(np.vdot(T, Z))
             np.abs(Z, out=S)
-            sum_abs = float(S.sum(dtype=np.float64))
             np.negative(S, out=S)
-            np.exp(S, out=S)
-            np.log1p(S, out=S)
-            total = float(S.sum(dtype=np.float64)) + 0.5 * (float(Z.sum(dtype=np.float64)) + sum_abs)
-            loss = (total - float(np.vdot(T, Z))) / m
-            # dL/dZ = (sigmoid(Z) - T) / m
-            self.decode_(Z)
-            Z -= T
-            Z *= inv_m
+            np.exp(S, out=S)                           # S = e = exp(-|z|), in (0, 1]
+            np.add(S, 1, out=U)                        # U = 1 + e, rounded
+            np.log(U, out=Z)                           # Z is free now: log1p(e) = log(U) + (e - (U - 1))
+            total += float(Z.sum())                    # to first order; U - 1 and e - (U - 1) are exact
+            np.subtract(U, 1, out=Z)
+            np.subtract(S, Z, out=Z)
+            total += float(Z.sum())
+            np.maximum(S, F, out=F)                    # sigmoid(z) = F / (1 + e), as in _sigmoid_
+            np.divide(F, U, out=U)
+            np.subtract(U, T, out=Z)                   # dL/dZ = (sigmoid(Z) - T) / m
+            Z *= scale
         else:
-            # loss = (1/m) sum (f(Z) - T)^2; dL/dZ = (2/m) (f(Z) - T) f'(Z)
-            self.decode_(Z)
+            # sum over the rows of (f(z) - t)^2; dL/dZ = (2/m) (f(Z) - T) f'(Z)
+            self.decode_(Z, S, buf["F_z"][r])
             if self.decode_deriv is not None:
                 self.decode_deriv(Z, S)
             Z -= T
-            loss = float(np.vdot(Z, Z)) / m
+            total = float(np.vdot(Z, Z))
             if self.decode_deriv is not None:
                 Z *= S
-            Z *= 2 * inv_m
-        dZ = Z
-
-        # backward through the decoder
-        if model.tied:
-            np.matmul(dZ.T, H, out=self.scratch_W)       # decoder path of dW, (n, k)
-        else:
-            np.matmul(H.T, dZ, out=g["W_dec"])
-        np.sum(dZ, axis=0, out=g["c"])
-        np.matmul(dZ, W_dec.T, out=dH)
-        # backward through the encoder: dA = dH * g'(A), g' from the output H
+            Z *= 2 * scale
+        np.matmul(Z, W_dec.T, out=dH)                  # dL/dH, then dL/dA = dL/dH * g'(A)
         if self.encode_deriv is not None:
+            D = buf["E_h"][r]
             self.encode_deriv(H, D)
             dH *= D
-        np.matmul(X.T, dH, out=g["W"])
-        np.sum(dH, axis=0, out=g["b"])
-        if model.tied:
-            g["W"] += self.scratch_W
+        return total
 
+    # -- phase 2: rows of the gradients (visible units i, hidden units j), then the update
+    def _grads(self, X, buf, i, j, optimizer):
+        model, p, g = self.model, self.model.params, self.grads
+        H, dH, dZ = buf["H"], buf["dH"], buf["Z"]
+        np.matmul(X[:, i].T, dH, out=g["W"][i])        # dW = X^T dA          (n, k)
+        if model.tied:
+            np.matmul(dZ[:, i].T, H, out=self.scratch_W[i])   # + the decoder's (H^T dZ)^T
+            g["W"][i] += self.scratch_W[i]
+        else:
+            np.matmul(H[:, j].T, dZ, out=g["W_dec"][j])      # dW_dec = H^T dZ      (k, n)
+        np.sum(dH[:, j], axis=0, out=g["b"][j])
+        np.sum(dZ[:, i], axis=0, out=g["c"][i])
+        penalty = 0.0
         if model.weight_decay > 0:
-            lam = model.weight_decay
-            for name in ("W",) if model.tied else ("W", "W_dec"):
-                loss += 0.5 * lam * float(np.vdot(p[name], p[name]))
-                g[name] += model.dtype.type(lam) * p[name]
-        if not np.isfinite(loss):
-            raise FloatingPointError(
-                f"the loss became {loss}: the parameters or data overflowed (try a smaller learning rate)")
-        return loss, g
+            lam = model.dtype.type(model.weight_decay)
+            for name, rows in (("W", i),) if model.tied else (("W", i), ("W_dec", j)):
+                block = p[name][rows]
+                penalty += float(np.vdot(block, block))
+                g[name][rows] += lam * block
+            penalty *= 0.5 * model.weight_decay
+        if optimizer is not None:
+            for name, rows in (("W", i), ("b", j), ("c", i)) + (() if model.tied else (("W_dec", j),)):
+                optimizer.update(name, p[name], g[name], rows)
+        return penalty
+
+    def _step(self, X, T, optimizer):
+        m = X.shape[0]
+        buf = self._plan(m)
+        workers = buf["workers"]
+        scale = self.model.dtype.type(1.0 / m)
+        # BLAS stays single-threaded even for a batch too small to split (the last one of an
+        # epoch, say): woken OpenBLAS threads keep spinning for a while and would compete with
+        # the workers of the following steps
+        with _single_threaded_blas() if self.max_workers > 1 else contextlib.nullcontext():
+            totals = self._run(lambda w: self._rows(X, T, buf, buf["rows"][w], scale), workers)
+            loss = sum(totals) / m
+            if not np.isfinite(loss):
+                raise FloatingPointError(
+                    f"the loss became {loss}: the parameters or data overflowed (try a smaller learning rate)")
+            if optimizer is not None:
+                optimizer.begin_step(self.model.params)
+            penalties = self._run(lambda w: self._grads(X, buf, buf["vis"][w], buf["hid"][w], optimizer), workers)
+        return loss + sum(penalties)
+
+    def __call__(self, X, T):
+        """The loss and the gradients of the model's objective on inputs ``X``, targets ``T``.
+
+        Parameters
+        ----------
+        X, T : (m, n) arrays
+            Validated inputs and targets, in the model's dtype.
+
+        Returns
+        -------
+        loss : float
+        grads : dict of str -> array
+            Buffers overwritten by the next call.
+        """
+        return self._step(X, T, None), self.grads
+
+    def train_step(self, X, T, optimizer):
+        """One optimisation step: the loss at the current parameters, then ``optimizer``'s update.
+
+        The update is applied row block by row block inside the parallel phase (each block right
+        after its gradient), through ``optimizer.begin_step(params)`` and ``optimizer.update(name, p, g,
+        rows)``; the result equals ``optimizer.step(params, grads)`` after :meth:`__call__`.
+
+        Returns
+        -------
+        loss : float
+            The objective before the update.
+        """
+        return self._step(X, T, optimizer)

@@ -89,22 +89,27 @@ def fit(model, X, *, epochs, batch_size=None, lr=0.1, optimizer="sgd", target=No
     m = X.shape[0]
     batch_size = m if batch_size is None else min(check_positive_int(batch_size, "batch_size"), m)
     history = {"epoch": [], "loss": [], **{name: [] for name in callbacks}}
-    # the fused step computes the same objective without allocations (see autoencoder_np.fused)
-    loss_and_grads = FusedStep(model) if fused_supported(model) else model._loss_and_grads
+    # the fused step computes the same objective and update without allocations, on every core
+    # that BLAS would use (see autoencoder_np.fused)
+    fused = FusedStep(model) if fused_supported(model) else None
     with _progress_bar(epochs, progress, "training") as bar:
         for epoch in range(1, epochs + 1):
-            order = rng.permutation(m) if shuffle else np.arange(m)
+            order = rng.permutation(m) if shuffle else None
             total = 0.0
             for start in range(0, m, batch_size):
-                idx = order[start:start + batch_size]
+                # without shuffling a batch is a view (no copy); with it, a gather of its rows
+                idx = slice(start, start + batch_size) if order is None else order[start:start + batch_size]
                 Tb = T[idx]
                 Xb = Tb if T is X else X[idx]
                 if model.corruption is not None:
                     Xb = corrupt(Xb, model.corruption, model.corruption_level, rng)
-                loss, grads = loss_and_grads(Xb, Tb)
-                opt.step(model.params, grads)
+                if fused is not None:
+                    loss = fused.train_step(Xb, Tb, opt)
+                else:
+                    loss, grads = model._loss_and_grads(Xb, Tb)
+                    opt.step(model.params, grads)
                 model.apply_constraints()
-                total += loss * len(idx)
+                total += loss * len(Tb)
             history["epoch"].append(epoch)
             history["loss"].append(total / m)
             for name, fn in callbacks.items():
