@@ -43,10 +43,13 @@ def as_data(X, n_features, dtype, name="X", allow_1d=False):
         raise ValueError(
             f"{name} has {arr.shape[-1]} features (columns) but the model expects {n_features}; got shape {arr.shape}"
         )
-    arr = np.asarray(arr, dtype=dtype)
-    if not np.isfinite(arr).all():
+    with np.errstate(over="ignore"):  # a value too large for the dtype becomes inf, reported just below
+        arr = np.asarray(arr, dtype=dtype)
+    # min and max propagate NaN and reach +-inf: a finiteness check without an (m, n) bool temporary
+    if arr.dtype.kind == "f" and not (np.isfinite(arr.min()) and np.isfinite(arr.max())):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); clean the data first")
+        raise ValueError(f"{name} contains {bad} NaN or infinite value(s) (as {np.dtype(dtype).name}); "
+                         "clean the data first")
     return arr
 
 

@@ -34,7 +34,7 @@ import numpy as np
 __all__ = ["FusedStep", "fused_supported", "blas_threads"]
 
 #: fewest batch rows per worker; smaller shares make the matrix products inefficient
-MIN_ROWS_PER_WORKER = 32
+MIN_ROWS_PER_WORKER = 16
 
 
 # --------------------------------------------------------------------------- in-place activations

@@ -330,3 +330,85 @@ def test_a_subclass_with_its_own_objective_is_not_fused():
     plain.fit(X, epochs=200, optimizer="lbfgs", progress=False)
     # L-BFGS minimised the subclass's objective: its penalty pulled c in
     assert np.linalg.norm(model.params["c"]) < 0.8 * np.linalg.norm(plain.params["c"])
+
+
+# ---------------------------------------------------------------------------- the step split between threads
+@pytest.fixture
+def tiny_shares(monkeypatch):
+    """Let the fused step split even these small batches (9 rows) between its workers."""
+    import autoencoder_np.fused
+
+    monkeypatch.setattr(autoencoder_np.fused, "MIN_ROWS_PER_WORKER", 2)
+
+
+@pytest.mark.parametrize("encoder,decoder,loss,tied,wd", FUSED_CASES)
+@pytest.mark.parametrize("workers", [2, 3])
+def test_fused_step_split_between_workers_equals_the_general_path(tiny_shares, encoder, decoder, loss, tied, wd,
+                                                                   workers):
+    from autoencoder_np.fused import FusedStep
+
+    model = Autoencoder(N, K, encoder=encoder, decoder=decoder, loss=loss, tied=tied, weight_decay=wd, seed=1)
+    rng = np.random.default_rng(2)
+    X, T = rng.random((M, N)), rng.random((M, N))
+    step = FusedStep(model, workers=workers)
+    assert step._plan(M)["workers"] == workers   # really split: 9 rows, 6 visible and 4 hidden units
+    loss_f, grads_f = step(X, T)
+    loss_g, grads_g = model._loss_and_grads(X, T)
+    assert loss_f == pytest.approx(loss_g, rel=1e-12)
+    for name in grads_g:
+        np.testing.assert_allclose(grads_f[name], grads_g[name], rtol=1e-11, atol=1e-14)
+
+
+@pytest.mark.parametrize("optimizer,options", [("sgd", {}), ("momentum", {"momentum": 0.8}), ("adam", {})])
+@pytest.mark.parametrize("tied", [False, True])
+@pytest.mark.parametrize("workers", [1, 3])
+def test_train_step_updates_like_the_optimizer_after_the_general_gradient(tiny_shares, optimizer, options, tied,
+                                                                         workers):
+    from autoencoder_np.fused import FusedStep
+    from autoencoder_np.optimizers import make_optimizer
+
+    rng = np.random.default_rng(4)
+    X = rng.random((M, N))
+    fused_model = Autoencoder(N, K, tied=tied, weight_decay=0.01, seed=3)
+    plain_model = fused_model.copy()
+    fused_opt, plain_opt = make_optimizer(optimizer, 0.3, **options), make_optimizer(optimizer, 0.3, **options)
+    step = FusedStep(fused_model, workers=workers)
+    for _ in range(4):   # several steps: the optimizers' state (velocity, moments, step count) must match
+        loss_f = step.train_step(X, X, fused_opt)
+        loss_p, grads = plain_model._loss_and_grads(X, X)
+        plain_opt.step(plain_model.params, grads)
+        assert loss_f == pytest.approx(loss_p, rel=1e-12)
+    for name in plain_model.params:
+        np.testing.assert_allclose(fused_model.params[name], plain_model.params[name], rtol=1e-11, atol=1e-14)
+
+
+def test_fused_step_leaves_the_blas_thread_count_as_it_found_it(tiny_shares):
+    from autoencoder_np.fused import FusedStep, blas_threads
+
+    before = blas_threads()
+    model = Autoencoder(N, K, seed=0)
+    X = np.random.default_rng(0).random((M, N))
+    FusedStep(model, workers=2)(X, X)
+    assert blas_threads() == before
+
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, "2"])
+def test_fused_step_refuses_a_bad_worker_count(workers):
+    from autoencoder_np.fused import FusedStep
+
+    with pytest.raises(ValueError, match="workers must be a positive integer"):
+        FusedStep(Autoencoder(N, K, seed=0), workers=workers)
+
+
+def test_float32_cross_entropy_keeps_its_precision_when_every_logit_is_confident():
+    """log1p(e) for tiny e: log(1 + e) alone would round to 0 and report a loss far too small."""
+    from autoencoder_np.fused import FusedStep
+
+    model = Autoencoder(N, K, dtype=np.float32, seed=0)
+    X = (np.random.default_rng(5).random((M, N)) < 0.5).astype(np.float32)
+    c = np.where(X.mean(axis=0) > 0.5, 20.0, -20.0)   # logits of +-20 (e ~ 2e-9 < float32 epsilon)
+    X = np.tile((c > 0).astype(np.float32), (M, 1))
+    model.set_params({"W_dec": np.zeros((K, N), np.float32), "c": c.astype(np.float32)})
+    loss, _ = FusedStep(model)(X, X)
+    exact = N * np.log1p(np.exp(-20.0))               # every element: log1p(exp(-20))
+    assert loss == pytest.approx(exact, rel=1e-5)
