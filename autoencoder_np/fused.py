@@ -31,6 +31,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .optimizers import SGD
+
 __all__ = ["FusedStep", "fused_supported", "blas_threads"]
 
 #: fewest batch rows per worker; smaller shares make the matrix products inefficient
@@ -38,22 +40,20 @@ MIN_ROWS_PER_WORKER = 16
 
 
 # --------------------------------------------------------------------------- in-place activations
-# forward(A, E, F) overwrites A with g(A) (E and F are float scratch of A's shape);
+# forward(A) overwrites A with g(A);
 # deriv(H, out) writes g'(A) computed from the OUTPUT H = g(A) (for these four, g' is a function of g)
-def _sigmoid_(A, E, F):
-    """A <- sigmoid(A) = F / (1 + e) with e = exp(-|a|) in (0, 1]; E is left holding e.
+def _sigmoid_(A):
+    """A <- sigmoid(A) = 1 / (1 + exp(-A)), in four passes.
 
-    The numerator F is 1 where a >= 0 and e where a < 0, computed as max(e, [a >= 0]) (e <= 1):
-    no overflow at any a, no cancellation for very negative a, and no masked ufunc (NumPy's
-    ``where=`` loops are not vectorised and cost as much as the exponential here).
+    exp(-a) overflows to inf below a = -88.7 (float32; -709 in float64), and 1 / (1 + inf) = 0
+    there, which is the sigmoid rounded to the dtype (a subnormal at most): the overflow is
+    expected and silenced. The relative error is that of exp everywhere (no cancellation).
     """
-    np.greater_equal(A, 0, out=F)
-    np.abs(A, out=E)
-    np.negative(E, out=E)
-    np.exp(E, out=E)
-    np.maximum(E, F, out=F)
-    np.add(E, 1, out=A)
-    np.divide(F, A, out=A)
+    np.negative(A, out=A)
+    with np.errstate(over="ignore"):
+        np.exp(A, out=A)
+    A += 1
+    np.reciprocal(A, out=A)
 
 
 def _sigmoid_deriv(H, out):
@@ -61,7 +61,7 @@ def _sigmoid_deriv(H, out):
     np.subtract(H, out, out=out)            # H - H^2 = H (1 - H)
 
 
-def _tanh_(A, E, F):
+def _tanh_(A):
     np.tanh(A, out=A)
 
 
@@ -70,7 +70,7 @@ def _tanh_deriv(H, out):
     np.subtract(1, out, out=out)
 
 
-def _relu_(A, E, F):
+def _relu_(A):
     np.maximum(A, 0, out=A)
 
 
@@ -78,7 +78,7 @@ def _relu_deriv(H, out):
     np.greater(H, 0, out=out)
 
 
-def _linear_(A, E, F):
+def _linear_(A):
     pass
 
 
@@ -188,8 +188,8 @@ class FusedStep:
             n, k, dt = self.model.n_visible, self.model.n_hidden, self.model.dtype
             workers = max(1, min(self.max_workers, m // MIN_ROWS_PER_WORKER))
             self.buffers[m] = {
-                "H": np.empty((m, k), dt), "dH": np.empty((m, k), dt), "E_h": np.empty((m, k), dt),
-                "F_h": np.empty((m, k), dt), "Z": np.empty((m, n), dt), "S": np.empty((m, n), dt),
+                "H": np.empty((m, k), dt), "dH": np.empty((m, k), dt), "D": np.empty((m, k), dt),
+                "Z": np.empty((m, n), dt), "S": np.empty((m, n), dt),
                 "U": np.empty((m, n), dt), "F_z": np.empty((m, n), dt),
                 "workers": workers, "rows": _split(m, workers), "vis": _split(n, workers),
                 "hid": _split(k, workers),
@@ -214,12 +214,15 @@ class FusedStep:
 
         np.matmul(X, W, out=H)                         # H = g(X W + b)
         H += p["b"]
-        self.encode_(H, buf["E_h"][r], buf["F_h"][r])
+        self.encode_(H)
         np.matmul(H, W_dec, out=Z)                     # Z = H W_dec + c
         Z += p["c"]
 
         if self.cross_entropy:
-            # sum over the rows of max(z, 0) - t z + log1p(exp(-|z|)), with max(z, 0) = (z + |z|) / 2
+            # sum over the rows of max(z, 0) - t z + log1p(e), e = exp(-|z|); then the sigmoid from
+            # the same e: 1 / (1 + e) for z >= 0, e / (1 + e) for z < 0, i.e. F / (1 + e) with the
+            # numerator F = max(e, [z >= 0]) (e <= 1, and e = 1 at z = 0): no overflow, no
+            # cancellation, and no masked ufunc (NumPy's ``where=`` loops are not vectorised)
             F = buf["F_z"][r]
             np.greater_equal(Z, 0, out=F)              # F = [z >= 0], so max(z, 0) = z F
             total = float(np.vdot(Z, F)) - float(np.vdot(T, Z))
@@ -232,13 +235,13 @@ class FusedStep:
             np.subtract(U, 1, out=Z)
             np.subtract(S, Z, out=Z)
             total += float(Z.sum())
-            np.maximum(S, F, out=F)                    # sigmoid(z) = F / (1 + e), as in _sigmoid_
+            np.maximum(S, F, out=F)                    # sigmoid(z) = F / (1 + e), F = max(e, [z >= 0])
             np.divide(F, U, out=U)
             np.subtract(U, T, out=Z)                   # dL/dZ = (sigmoid(Z) - T) / m
             Z *= scale
         else:
             # sum over the rows of (f(z) - t)^2; dL/dZ = (2/m) (f(Z) - T) f'(Z)
-            self.decode_(Z, S, buf["F_z"][r])
+            self.decode_(Z)
             if self.decode_deriv is not None:
                 self.decode_deriv(Z, S)
             Z -= T
@@ -248,13 +251,17 @@ class FusedStep:
             Z *= 2 * scale
         np.matmul(Z, W_dec.T, out=dH)                  # dL/dH, then dL/dA = dL/dH * g'(A)
         if self.encode_deriv is not None:
-            D = buf["E_h"][r]
+            D = buf["D"][r]
             self.encode_deriv(H, D)
             dH *= D
         return total
 
     # -- phase 2: rows of the gradients (visible units i, hidden units j), then the update
-    def _grads(self, X, buf, i, j, optimizer):
+    def _grads(self, X, buf, i, j, optimizer, lr):
+        """Gradient rows i (W, c) and j (W_dec, b), times ``lr`` (see :meth:`_step`); then the update.
+
+        ``lr`` is 1 unless plain SGD's learning rate was taken into dL/dZ.
+        """
         model, p, g = self.model, self.model.params, self.grads
         H, dH, dZ = buf["H"], buf["dH"], buf["Z"]
         np.matmul(X[:, i].T, dH, out=g["W"][i])        # dW = X^T dA          (n, k)
@@ -265,24 +272,33 @@ class FusedStep:
             np.matmul(H[:, j].T, dZ, out=g["W_dec"][j])      # dW_dec = H^T dZ      (k, n)
         np.sum(dH[:, j], axis=0, out=g["b"][j])
         np.sum(dZ[:, i], axis=0, out=g["c"][i])
+        blocks = (("W", i), ("b", j), ("c", i)) + (() if model.tied else (("W_dec", j),))
         penalty = 0.0
         if model.weight_decay > 0:
-            lam = model.dtype.type(model.weight_decay)
-            for name, rows in (("W", i),) if model.tied else (("W", i), ("W_dec", j)):
-                block = p[name][rows]
-                penalty += float(np.vdot(block, block))
-                g[name][rows] += lam * block
+            decay = model.dtype.type(lr * model.weight_decay)
+            for name, rows in blocks:
+                if name.startswith("W"):
+                    block = p[name][rows]
+                    penalty += float(np.vdot(block, block))
+                    g[name][rows] += decay * block
             penalty *= 0.5 * model.weight_decay
         if optimizer is not None:
-            for name, rows in (("W", i), ("b", j), ("c", i)) + (() if model.tied else (("W_dec", j),)):
-                optimizer.update(name, p[name], g[name], rows)
+            for name, rows in blocks:
+                if lr != 1:   # plain SGD, learning rate already in the gradient: p <- p - (lr g)
+                    block = p[name][rows]
+                    block -= g[name][rows]
+                else:
+                    optimizer.update(name, p[name], g[name], rows)
         return penalty
 
     def _step(self, X, T, optimizer):
         m = X.shape[0]
         buf = self._plan(m)
         workers = buf["workers"]
-        scale = self.model.dtype.type(1.0 / m)
+        # plain SGD (not a subclass with its own rule) takes its learning rate into dL/dZ, which
+        # every gradient is a product of: the update is then one pass, p -= g, per parameter
+        lr = optimizer.lr if optimizer is not None and type(optimizer).update is SGD.update else 1
+        scale = self.model.dtype.type(lr / m)
         # BLAS stays single-threaded even for a batch too small to split (the last one of an
         # epoch, say): woken OpenBLAS threads keep spinning for a while and would compete with
         # the workers of the following steps
@@ -294,7 +310,8 @@ class FusedStep:
                     f"the loss became {loss}: the parameters or data overflowed (try a smaller learning rate)")
             if optimizer is not None:
                 optimizer.begin_step(self.model.params)
-            penalties = self._run(lambda w: self._grads(X, buf, buf["vis"][w], buf["hid"][w], optimizer), workers)
+            penalties = self._run(
+                lambda w: self._grads(X, buf, buf["vis"][w], buf["hid"][w], optimizer, lr), workers)
         return loss + sum(penalties)
 
     def __call__(self, X, T):
@@ -318,7 +335,10 @@ class FusedStep:
 
         The update is applied row block by row block inside the parallel phase (each block right
         after its gradient), through ``optimizer.begin_step(params)`` and ``optimizer.update(name, p, g,
-        rows)``; the result equals ``optimizer.step(params, grads)`` after :meth:`__call__`.
+        rows)``; the result equals ``optimizer.step(params, grads)`` after :meth:`__call__`. For
+        plain SGD the learning rate is taken into ``dL/dZ`` instead (every gradient is a product of
+        it), so the update is one pass per parameter; the gradient buffers then hold ``lr`` times
+        the gradients.
 
         Returns
         -------

@@ -1,4 +1,6 @@
 """The Autoencoder's API: shapes, dtypes, training, constraints, and clear errors for bad input."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -412,3 +414,22 @@ def test_float32_cross_entropy_keeps_its_precision_when_every_logit_is_confident
     loss, _ = FusedStep(model)(X, X)
     exact = N * np.log1p(np.exp(-20.0))               # every element: log1p(exp(-20))
     assert loss == pytest.approx(exact, rel=1e-5)
+
+
+def test_fused_step_is_exact_and_silent_at_saturated_encoder_inputs():
+    """Pre-activations of +-1e4: exp(-a) overflows to inf by design, the sigmoid is then 0, with no warning."""
+    from autoencoder_np.fused import FusedStep
+
+    for dtype in (np.float32, np.float64):
+        model = Autoencoder(N, K, dtype=dtype, seed=0)
+        model.set_params({"W": np.zeros((N, K), dtype), "b": np.array([1e4, -1e4, 100.0, -100.0], dtype)})
+        X = np.random.default_rng(0).random((M, N)).astype(dtype)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            loss, grads = FusedStep(model)(X, X)
+        np.testing.assert_array_equal(model.encode(X)[:, :2], np.tile([1.0, 0.0], (M, 1)))
+        loss_g, grads_g = model._loss_and_grads(X, X)
+        assert loss == pytest.approx(loss_g, rel=1e-6 if dtype == np.float32 else 1e-12)
+        for name in grads_g:
+            np.testing.assert_allclose(grads[name], grads_g[name], rtol=1e-4 if dtype == np.float32 else 1e-11,
+                                       atol=1e-7 if dtype == np.float32 else 1e-15)
