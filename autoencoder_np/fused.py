@@ -200,9 +200,14 @@ class FusedStep:
         """fn(0), ..., fn(workers - 1), the first on this thread; their results in order."""
         if workers == 1:
             return [fn(0)]
-        futures = [self._pool.submit(fn, w) for w in range(1, workers)]
-        first = fn(0)
-        return [first] + [f.result() for f in futures]
+        futures = []
+        for w in range(1, workers):
+            try:
+                futures.append(self._pool.submit(fn, w))
+            except RuntimeError:   # no thread can be started (a process limit): do the rest here
+                break
+        inline = [fn(w) for w in [0] + list(range(len(futures) + 1, workers))]
+        return inline[:1] + [f.result() for f in futures] + inline[1:]
 
     # -- phase 1: rows r of the batch, forward to the loss and backward to the hidden layer
     def _rows(self, X, T, buf, r, scale):

@@ -433,3 +433,21 @@ def test_fused_step_is_exact_and_silent_at_saturated_encoder_inputs():
         for name in grads_g:
             np.testing.assert_allclose(grads[name], grads_g[name], rtol=1e-4 if dtype == np.float32 else 1e-11,
                                        atol=1e-7 if dtype == np.float32 else 1e-15)
+
+
+def test_fused_step_still_works_when_no_thread_can_be_started(tiny_shares, monkeypatch):
+    from autoencoder_np.fused import FusedStep
+
+    model = Autoencoder(N, K, seed=1)
+    X = np.random.default_rng(2).random((M, N))
+    step = FusedStep(model, workers=3)
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(step._pool, "submit", refuse)
+    loss_f, grads_f = step(X, X)
+    loss_g, grads_g = model._loss_and_grads(X, X)
+    assert loss_f == pytest.approx(loss_g, rel=1e-12)
+    for name in grads_g:
+        np.testing.assert_allclose(grads_f[name], grads_g[name], rtol=1e-11, atol=1e-14)
