@@ -7,18 +7,25 @@ SAME loss and gradients (and, in :meth:`FusedStep.train_step`, the optimizer's u
 
 * every buffer is allocated once per batch size and every elementwise operation is done in
   place, in the model's dtype (float32 stays float32 end to end);
-* the sigmoid and the cross-entropy share one ``e = exp(-|z|)``: ``sigmoid(z) = 1/(1+e)`` (z >= 0)
-  or ``e/(1+e)`` (z < 0), and ``log1p(e) = log(u) + (e - (u - 1))`` with ``u = 1 + e`` rounded
-  (the second term puts back what the rounding of ``u`` lost; both subtractions are exact), which
-  keeps full relative precision for tiny ``e`` where NumPy's own float32 ``log1p``, not
-  vectorised, is seven times slower than ``log``;
+* the output sigmoid and the cross-entropy share one ``e = exp(-|z|)``: ``sigmoid(z) = 1/(1+e)``
+  (z >= 0) or ``e/(1+e)`` (z < 0), and ``log1p(e) = log(u) + (e - (u - 1))`` with ``u = 1 + e``
+  rounded (the second term puts back what the rounding of ``u`` lost; both subtractions are
+  exact), which keeps full relative precision for tiny ``e`` where NumPy's own float32
+  ``log1p``, not vectorised, is six times slower than ``log``;
+* plain SGD's learning rate is taken into ``dL/dZ`` (every gradient is a product of it), so its
+  update is one pass per parameter;
 * the work is split between ``workers`` threads (NumPy releases the GIL in matrix products and
   in ufuncs), each running single-threaded BLAS on its own share. Phase 1 splits the batch by
   rows (forward, loss, backward to the hidden layer: every row is independent). Phase 2 splits
   the weight gradients by rows of the gradient (``dW[i] = X[:, i].T @ dA`` needs every example
   but only column ``i`` of ``X``) and applies the optimizer's update to the same rows at once.
-  Two single-threaded products side by side run faster than one product on two BLAS threads at
-  these sizes, and the elementwise passes, single-threaded in NumPy, are split too.
+  The products run about as fast this way as on two BLAS threads; what is gained is that the
+  elementwise passes, single-threaded in NumPy, are split too (``benchmarks/README.md`` has the
+  measurements, ``benchmarks/profile_step.py`` the breakdown of a step).
+
+Thread count: as many workers as NumPy's BLAS is set to use (``OPENBLAS_NUM_THREADS``, or
+``threadpoolctl.threadpool_limits(1)`` around ``fit`` for one), and never fewer than
+``MIN_ROWS_PER_WORKER`` rows of the batch each.
 
 The tests check it against the general path to rounding error, with one worker and with several;
 :func:`fused_supported` says which models it handles (the others train on the general path).
