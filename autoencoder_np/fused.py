@@ -38,6 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from ._blas import blas_threads, single_threaded
 from .optimizers import SGD
 
 __all__ = ["FusedStep", "fused_supported", "blas_threads"]
@@ -109,41 +110,6 @@ def fused_supported(model):
             and model.encoder in _INPLACE and model.decoder in _INPLACE)
 
 
-# --------------------------------------------------------------------------- BLAS threads
-_BLAS_CONTROLLERS = None
-
-
-def _blas_controllers():
-    """threadpoolctl's controllers of the loaded BLAS libraries (looked up once: it scans the process)."""
-    global _BLAS_CONTROLLERS
-    if _BLAS_CONTROLLERS is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-            _BLAS_CONTROLLERS = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
-        except Exception:  # pragma: no cover - threadpoolctl missing or a BLAS it cannot drive
-            _BLAS_CONTROLLERS = []
-    return _BLAS_CONTROLLERS
-
-
-def blas_threads():
-    """The number of threads NumPy's BLAS is set to use (1 if it cannot be read)."""
-    counts = [c.num_threads for c in _blas_controllers()]
-    return max(counts) if counts else 1
-
-
-@contextlib.contextmanager
-def _single_threaded_blas():
-    controllers = _blas_controllers()
-    saved = [c.num_threads for c in controllers]
-    try:
-        for c in controllers:
-            c.set_num_threads(1)
-        yield
-    finally:
-        for c, n in zip(controllers, saved):
-            c.set_num_threads(n)
-
-
 def _split(length, parts):
     """``parts`` contiguous slices covering ``range(length)``, sizes differing by at most one."""
     edges = np.linspace(0, length, parts + 1).round().astype(int)
@@ -174,7 +140,7 @@ class FusedStep:
             raise ValueError(f"{model!r} is not supported by the fused step; use model.loss_and_grads")
         if workers is None:
             workers = blas_threads()
-        elif not (isinstance(workers, (int, np.integer)) and workers >= 1):
+        elif isinstance(workers, bool) or not (isinstance(workers, (int, np.integer)) and workers >= 1):
             raise ValueError(f"workers must be a positive integer; got {workers!r}")
         self.model, self.max_workers = model, int(workers)
         self.encode_, self.encode_deriv = _INPLACE[model.encoder]
@@ -314,7 +280,7 @@ class FusedStep:
         # BLAS stays single-threaded even for a batch too small to split (the last one of an
         # epoch, say): woken OpenBLAS threads keep spinning for a while and would compete with
         # the workers of the following steps
-        with _single_threaded_blas() if self.max_workers > 1 else contextlib.nullcontext():
+        with single_threaded() if self.max_workers > 1 else contextlib.nullcontext():
             totals = self._run(lambda w: self._rows(X, T, buf, buf["rows"][w], scale), workers)
             loss = sum(totals) / m
             if not np.isfinite(loss):

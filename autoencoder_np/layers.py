@@ -6,8 +6,6 @@ be checked against each other on one screen. Examples are rows throughout.
 """
 from __future__ import annotations
 
-import numpy as np
-
 __all__ = ["dense_forward", "dense_backward", "activation_forward", "activation_backward"]
 
 

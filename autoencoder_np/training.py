@@ -7,11 +7,11 @@ is one iteration and ``loss[e]`` is the full-batch objective after it.
 """
 from __future__ import annotations
 
-import contextlib
 import sys
 
 import numpy as np
 
+from ._blas import blas_controllers, single_threaded
 from ._validation import as_data, check_positive_int
 from .fused import FusedStep, fused_supported
 from .optimizers import OPTIMIZERS, make_optimizer
@@ -119,7 +119,6 @@ def fit(model, X, *, epochs, batch_size=None, lr=0.1, optimizer="sgd", target=No
     return history
 
 
-@contextlib.contextmanager
 def _scipy_blas_single_threaded():
     """Run SciPy's own BLAS on one thread (NumPy's, which computes the gradients, is untouched).
 
@@ -127,21 +126,8 @@ def _scipy_blas_single_threaded():
     OpenBLAS threads each call pays a thread wake-up that dwarfs the arithmetic (measured here:
     300 iterations on 252 parameters took 8 s with 2 threads and 0.14 s with 1).
     """
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        yield
-        return
-    controllers = [c for c in ThreadpoolController().lib_controllers
-                   if "scipy.libs" in c.filepath or "scipy/.libs" in c.filepath]
-    saved = [c.num_threads for c in controllers]
-    try:
-        for c in controllers:
-            c.set_num_threads(1)
-        yield
-    finally:
-        for c, n in zip(controllers, saved):
-            c.set_num_threads(n)
+    return single_threaded([c for c in blas_controllers(fresh=True)
+                            if "scipy.libs" in c.filepath or "scipy/.libs" in c.filepath])
 
 
 def fit_lbfgs(model, X, T, *, maxiter, rng=None, callbacks=None, progress=None, maxcor=20):

@@ -25,7 +25,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from autoencoder_np import Autoencoder  # noqa: E402
-from autoencoder_np.fused import FusedStep, _single_threaded_blas, blas_threads  # noqa: E402
+from autoencoder_np._blas import blas_threads, single_threaded  # noqa: E402
+from autoencoder_np.fused import FusedStep  # noqa: E402
 from autoencoder_np.optimizers import SGD  # noqa: E402
 
 N_VIS, N_HID, LR = 784, 500, 0.01
@@ -86,7 +87,7 @@ def main(argv=None):
         "  one share of them alone": lambda: whole(0),
     }
     best = {}
-    with _single_threaded_blas():
+    with single_threaded():
         for _ in range(args.rounds):
             for name, fn in measurements.items():
                 fn()

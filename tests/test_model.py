@@ -394,7 +394,7 @@ def test_fused_step_leaves_the_blas_thread_count_as_it_found_it(tiny_shares):
     assert blas_threads() == before
 
 
-@pytest.mark.parametrize("workers", [0, -1, 1.5, "2"])
+@pytest.mark.parametrize("workers", [0, -1, 1.5, "2", True])
 def test_fused_step_refuses_a_bad_worker_count(workers):
     from autoencoder_np.fused import FusedStep
 
