@@ -24,6 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -212,20 +213,27 @@ def test_exercises_are_exactly_what_nbgrader_generates_from_solutions(tmp_path):
 # ---------------------------------------------------------------------------- reference runs clean
 
 def _execute_all(paths):
-    """Execute notebooks concurrently (kernel start-up dominates); return the executed notebooks."""
+    """Execute notebooks concurrently (kernel start-up dominates); return the executed notebooks.
+
+    Each kernel talks over ipc sockets under its own prefix: kernels started at once on TCP can
+    pick the same free port and one of them dies ("Address already in use", seen here once).
+    """
+    from jupyter_client.manager import AsyncKernelManager
     from nbclient import NotebookClient
 
-    async def run(path):
+    async def run(path, sockets):
         nb = nbformat.read(path, as_version=4)
-        client = NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
+        km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=sockets)
+        client = NotebookClient(nb, km=km, timeout=120, kernel_name="python3", allow_errors=True,
                                 resources={"metadata": {"path": str(path.parent)}})
         await client.async_execute()
         return nb
 
-    async def main():
-        return await asyncio.gather(*(run(p) for p in paths))
+    async def main(tmp):
+        return await asyncio.gather(*(run(p, os.path.join(tmp, f"k{i}")) for i, p in enumerate(paths)))
 
-    return asyncio.run(main())
+    with tempfile.TemporaryDirectory() as tmp:
+        return asyncio.run(main(tmp))
 
 
 def test_reference_solutions_run_without_errors_or_stderr():
