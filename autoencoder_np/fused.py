@@ -24,8 +24,8 @@ SAME loss and gradients (and, in :meth:`FusedStep.train_step`, the optimizer's u
   measurements, ``benchmarks/profile_step.py`` the breakdown of a step).
 
 Thread count: as many workers as NumPy's BLAS is set to use (``OPENBLAS_NUM_THREADS``, or
-``threadpoolctl.threadpool_limits(1)`` around ``fit`` for one), and never fewer than
-``MIN_ROWS_PER_WORKER`` rows of the batch each.
+``threadpoolctl.threadpool_limits(1)`` around ``fit`` for one), at most ``MAX_DEFAULT_WORKERS``,
+and never fewer than ``MIN_ROWS_PER_WORKER`` rows of the batch each.
 
 The tests check it against the general path to rounding error, with one worker and with several;
 :func:`fused_supported` says which models it handles (the others train on the general path).
@@ -44,7 +44,12 @@ from .optimizers import SGD
 __all__ = ["FusedStep", "fused_supported", "blas_threads"]
 
 #: fewest batch rows per worker; smaller shares make the matrix products inefficient
+#: (single-threaded float32 GEMM here: 63 / 75 / 80 / 82 GFLOP/s for 16 / 32 / 64 / 128 rows)
 MIN_ROWS_PER_WORKER = 16
+#: most workers by default. Every NumPy call of every worker takes the GIL for a moment; with many
+#: workers those moments add up to a serial bottleneck. Measured only on 2 cores, so the cap is a
+#: guess for larger machines; FusedStep(model, workers=N) overrides it.
+MAX_DEFAULT_WORKERS = 4
 
 
 # --------------------------------------------------------------------------- in-place activations
@@ -130,7 +135,7 @@ class FusedStep:
         A model for which :func:`fused_supported` is true.
     workers : int or None
         Threads sharing a step. None: as many as NumPy's BLAS is set to use (so
-        ``OPENBLAS_NUM_THREADS=1`` means one), and never fewer than
+        ``OPENBLAS_NUM_THREADS=1`` means one), at most ``MAX_DEFAULT_WORKERS``. Never fewer than
         ``MIN_ROWS_PER_WORKER`` batch rows each. With more than one worker, BLAS runs single-threaded
         inside the step (and is restored after it).
     """
@@ -139,7 +144,7 @@ class FusedStep:
         if not fused_supported(model):
             raise ValueError(f"{model!r} is not supported by the fused step; use model.loss_and_grads")
         if workers is None:
-            workers = blas_threads()
+            workers = min(blas_threads(), MAX_DEFAULT_WORKERS)
         elif isinstance(workers, bool) or not (isinstance(workers, (int, np.integer)) and workers >= 1):
             raise ValueError(f"workers must be a positive integer; got {workers!r}")
         self.model, self.max_workers = model, int(workers)

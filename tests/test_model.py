@@ -451,3 +451,14 @@ def test_fused_step_still_works_when_no_thread_can_be_started(tiny_shares, monke
     assert loss_f == pytest.approx(loss_g, rel=1e-12)
     for name in grads_g:
         np.testing.assert_allclose(grads_f[name], grads_g[name], rtol=1e-11, atol=1e-14)
+
+
+def test_default_worker_count_follows_blas_and_is_capped(monkeypatch):
+    import autoencoder_np.fused as fused
+
+    model = Autoencoder(N, K, seed=0)
+    for blas, expected in [(1, 1), (2, 2), (16, fused.MAX_DEFAULT_WORKERS)]:
+        monkeypatch.setattr(fused, "blas_threads", lambda: blas)
+        assert fused.FusedStep(model).max_workers == expected
+    # a batch too small to share is not split, whatever the worker count
+    assert fused.FusedStep(model, workers=4)._plan(2 * fused.MIN_ROWS_PER_WORKER - 1)["workers"] == 1
