@@ -221,7 +221,7 @@ class FusedStep:
             np.maximum(S, F, out=F)                    # sigmoid(z) = F / (1 + e), F = max(e, [z >= 0])
             np.divide(F, U, out=U)
             np.subtract(U, T, out=Z)                   # dL/dZ = (sigmoid(Z) - T) / m
-            Z *= scale
+            Z *= scale                                 # (scale = 1/m, or lr/m for plain SGD)
         else:
             # sum over the rows of (f(z) - t)^2; dL/dZ = (2/m) (f(Z) - T) f'(Z)
             self.decode_(Z)
