@@ -21,7 +21,9 @@ SAME loss and gradients (and, in :meth:`FusedStep.train_step`, the optimizer's u
   but only column ``i`` of ``X``) and applies the optimizer's update to the same rows at once.
   The products run about as fast this way as on two BLAS threads; what is gained is that the
   elementwise passes, single-threaded in NumPy, are split too (``benchmarks/README.md`` has the
-  measurements, ``benchmarks/profile_step.py`` the breakdown of a step).
+  measurements, ``benchmarks/profile_step.py`` the breakdown of a step). The helper threads
+  persist between steps and are handed their shares through plain locks
+  (:class:`autoencoder_np._crew.Crew`).
 
 Thread count: as many workers as NumPy's BLAS is set to use (``OPENBLAS_NUM_THREADS``, or
 ``threadpoolctl.threadpool_limits(1)`` around ``fit`` for one), at most ``MAX_DEFAULT_WORKERS``,
@@ -34,11 +36,11 @@ from __future__ import annotations
 
 import contextlib
 import weakref
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from ._blas import blas_threads, single_threaded
+from ._crew import Crew
 from .optimizers import SGD
 
 __all__ = ["FusedStep", "fused_supported", "blas_threads"]
@@ -155,10 +157,9 @@ class FusedStep:
         n, k = model.n_visible, model.n_hidden
         self.scratch_W = np.empty((n, k), dtype=model.dtype) if model.tied else None  # decoder path of dW
         self.buffers = {}
-        self._pool = None
-        if self.max_workers > 1:
-            self._pool = ThreadPoolExecutor(self.max_workers - 1, thread_name_prefix="autoencoder_np")
-            weakref.finalize(self, self._pool.shutdown, wait=False)
+        # helper threads, started at the first step that is split and stopped with this object
+        self._crew = Crew(self.max_workers - 1)
+        weakref.finalize(self, self._crew.close)
 
     # -- buffers and work shares, made once per batch size
     def _plan(self, m):
@@ -176,16 +177,7 @@ class FusedStep:
 
     def _run(self, fn, workers):
         """fn(0), ..., fn(workers - 1), the first on this thread; their results in order."""
-        if workers == 1:
-            return [fn(0)]
-        futures = []
-        for w in range(1, workers):
-            try:
-                futures.append(self._pool.submit(fn, w))
-            except RuntimeError:   # no thread can be started (a process limit): do the rest here
-                break
-        inline = [fn(w) for w in [0] + list(range(len(futures) + 1, workers))]
-        return inline[:1] + [f.result() for f in futures] + inline[1:]
+        return self._crew.run(fn, workers)
 
     # -- phase 1: rows r of the batch, forward to the loss and backward to the hidden layer
     def _rows(self, X, T, buf, r, scale):
