@@ -464,3 +464,17 @@ def test_default_worker_count_follows_blas_and_is_capped(monkeypatch):
         assert fused.FusedStep(model).max_workers == expected
     # a batch too small to share is not split, whatever the worker count
     assert fused.FusedStep(model, workers=4)._plan(2 * fused.MIN_ROWS_PER_WORKER - 1)["workers"] == 1
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 31, 32, 33, 1000, 50177])
+def test_sum_of_logs_as_logs_of_products_matches_the_direct_sum(size):
+    from autoencoder_np.fused import _sum_log_
+
+    rng = np.random.default_rng(size)
+    for dtype in (np.float32, np.float64):
+        U = (1 + rng.random(size) ** 3).astype(dtype)        # values in [1, 2], many near 1
+        exact = float(np.log(U.astype(np.float64)).sum())
+        # each product rounds once: at most about one rounding unit of 1 per element, in total
+        assert abs(_sum_log_(U.copy().reshape(1, -1)) - exact) <= size * np.finfo(dtype).eps
+    assert _sum_log_(np.ones((3, size), np.float32)) == 0.0
+    assert _sum_log_(np.full((1, size), 2.0, np.float32)) == pytest.approx(size * np.log(2.0), rel=1e-6)
