@@ -66,10 +66,15 @@ def _sigmoid_(A):
     expected and silenced. The relative error is that of exp everywhere (no cancellation).
     """
     np.negative(A, out=A)
+    _sigmoid_of_negated_(A)
+
+
+def _sigmoid_of_negated_(N):
+    """N <- sigmoid(-N) = 1 / (1 + exp(N)): :func:`_sigmoid_` for an input already negated."""
     with np.errstate(over="ignore"):
-        np.exp(A, out=A)
-    A += 1
-    np.reciprocal(A, out=A)
+        np.exp(N, out=N)
+    N += 1
+    np.reciprocal(N, out=N)
 
 
 def _sigmoid_deriv(H, out):
@@ -177,6 +182,9 @@ class FusedStep:
             raise ValueError(f"workers must be a positive integer; got {workers!r}")
         self.model, self.max_workers = model, int(workers)
         self.encode_, self.encode_deriv = _INPLACE[model.encoder]
+        # a sigmoid encoder needs -(X W + b) = (-b) - X W: one pass over H instead of two, with -b
+        # made once per step
+        self.neg_b = np.empty_like(model.params["b"]) if model.encoder == "sigmoid" else None
         self.decode_, self.decode_deriv = _INPLACE[model.decoder]
         self.cross_entropy = model.loss_name == "cross_entropy"
         self.grads = {name: np.empty_like(p) for name, p in model.params.items()}
@@ -214,8 +222,12 @@ class FusedStep:
         X, T = X[r], T[r]
 
         np.matmul(X, W, out=H)                         # H = g(X W + b)
-        H += p["b"]
-        self.encode_(H)
+        if self.neg_b is not None:
+            np.subtract(self.neg_b, H, out=H)
+            _sigmoid_of_negated_(H)
+        else:
+            H += p["b"]
+            self.encode_(H)
         np.matmul(H, W_dec, out=Z)                     # Z = H W_dec + c
         Z += p["c"]
 
@@ -302,6 +314,8 @@ class FusedStep:
         # BLAS stays single-threaded even for a batch too small to split (the last one of an
         # epoch, say): woken OpenBLAS threads keep spinning for a while and would compete with
         # the workers of the following steps
+        if self.neg_b is not None:
+            np.negative(self.model.params["b"], out=self.neg_b)
         with single_threaded() if self.max_workers > 1 else contextlib.nullcontext():
             totals = self._run(lambda w: self._rows(X, T, buf, buf["rows"][w], scale), workers)
             loss = sum(totals) / m
