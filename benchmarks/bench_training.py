@@ -190,9 +190,9 @@ def full_loss(params, X, tied):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeats", type=int, default=3, help="timed runs per measurement process (after a warm-up)")
-    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of the three measurements")
-    ap.add_argument("--quick", action="store_true", help="fewer repeats, only batch 128 float32 untied, no memory run")
+    ap.add_argument("--repeats", type=int, help="timed runs per measurement process, after a warm-up (default 3; 2 with --quick)")
+    ap.add_argument("--rounds", type=int, help="alternating rounds of the three measurements (default 3; 2 with --quick)")
+    ap.add_argument("--quick", action="store_true", help="only batch 128 float32 untied, no memory run, fewer runs")
     ap.add_argument("--child", choices=["gemm", "numpy", "torch", "memory"], help=argparse.SUPPRESS)
     ap.add_argument("--batch", type=int, default=128, help=argparse.SUPPRESS)
     ap.add_argument("--dtype", default="float32", choices=list(DTYPES), help=argparse.SUPPRESS)
@@ -201,7 +201,11 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.child:
         return child(args)
-    repeats, rounds = (2, 2) if args.quick else (args.repeats, args.rounds)
+    default = 2 if args.quick else 3
+    repeats = default if args.repeats is None else args.repeats
+    rounds = default if args.rounds is None else args.rounds
+    if repeats < 1 or rounds < 1:
+        sys.exit("--repeats and --rounds must be at least 1")
     try:
         import torch  # noqa: F401  (only checked here; every timing runs in its own process)
     except ImportError:
@@ -222,37 +226,44 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as workdir:
         for batch, dtype, tied in configs:
             # rounds alternate the three measurements, so that a slow spell of a shared machine
-            # hits both libraries alike; each takes its best over all rounds
-            best = {}
+            # hits both libraries alike; each takes its best over all rounds. The ratio is also
+            # taken within each round (the two measured seconds apart): their spread shows
+            # how far the machine's drift moves it
+            best, per_round = {}, []
             for _ in range(rounds):
+                seconds = {}
                 for kind in ("gemm", "numpy", "torch"):
                     info, params = measure(kind, batch, dtype, tied, repeats, workdir)
+                    seconds[kind] = info["seconds"]
                     if kind not in best or info["seconds"] < best[kind][0]["seconds"]:
                         best[kind] = (info, params)
+                per_round.append(seconds["numpy"] / seconds["torch"])
             (floor, _), (np_info, np_params), (torch_info, torch_params) = best["gemm"], best["numpy"], best["torch"]
             loss_np, loss_torch = full_loss(np_params, X, tied), full_loss(torch_params, X, tied)
             gap = abs(loss_np - loss_torch) / abs(loss_torch)
             t_np, t_torch = np_info["seconds"], torch_info["seconds"]
             rows.append((batch, dtype, "tied" if tied else "untied", np_info["workers"], t_np, t_torch,
-                         t_np / t_torch, floor["seconds"] / t_np, floor["rate"] / 1e9, loss_np, loss_torch, gap))
+                         t_np / t_torch, floor["seconds"] / t_np, floor["rate"] / 1e9, loss_np, loss_torch, gap,
+                         float(np.median(per_round)), min(per_round), max(per_round)))
             if gap > 0.01:
                 print(f"WARNING: losses differ by {gap:.2%} (> 1%): the comparison is void", file=sys.stderr)
         memory = None if args.quick else measure("memory", 128, "float32", False, repeats, workdir)[0]
 
     print(f"torch {torch_info['version']} ({torch_info['threads']} threads)\n")
     head = ("batch", "dtype", "weights", "workers", "numpy s", "torch s", "numpy/torch", "of GEMM floor",
-            "GEMM GFLOP/s", "loss numpy", "loss torch", "loss gap")
+            "GEMM GFLOP/s", "loss numpy", "loss torch", "loss gap", "numpy/torch per round: median (range)")
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for r in rows:
         print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]:.3f} | {r[5]:.3f} | {r[6]:.2f}x | {r[7]:.0%} | "
-              f"{r[8]:.1f} | {r[9]:.3f} | {r[10]:.3f} | {r[11]:.1e} |")
+              f"{r[8]:.1f} | {r[9]:.3f} | {r[10]:.3f} | {r[11]:.1e} | {r[12]:.2f}x ({r[13]:.2f}-{r[14]:.2f}) |")
     if memory is not None:
         peak, data_bytes = memory["peak"], memory["data_bytes"]
         print(f"\npeak memory of a 60,000 x 784 float32 epoch (batch 128), beyond the data: {peak / 2**20:.1f} MiB "
               f"= {peak / data_bytes:.1%} of the data's own {data_bytes / 2**20:.1f} MiB")
     headline = rows[0]
-    print(f"\nheadline (batch 128, float32, untied): numpy epoch = {headline[6]:.2f}x PyTorch's time, "
+    print(f"\nheadline (batch 128, float32, untied): numpy epoch = {headline[6]:.2f}x PyTorch's time "
+          f"(per round: median {headline[12]:.2f}x, {headline[13]:.2f}-{headline[14]:.2f}x over {rounds} rounds), "
           f"{headline[7]:.0%} of the GEMM floor (goal: <= 0.80x and >= 75%)")
     return 0
 
