@@ -15,3 +15,10 @@ if str(REPO) not in sys.path:
 
 if "AUTOENCODER_NP_DATA" not in os.environ and SHARED_MNIST.is_dir():
     os.environ["AUTOENCODER_NP_DATA"] = str(SHARED_MNIST)
+
+
+def pytest_report_header(config):
+    from real_parts import REQUIRED
+    return ("real parts (root, Chromium, PostgreSQL, Redis): "
+            + ("required, a missing one fails (AECOURSE_REQUIRE_REAL_PARTS=1)" if REQUIRED
+               else "used where present, skipped with the reason otherwise"))
