@@ -19,10 +19,11 @@ export AUTOENCODER_NP_DATA := $(SHARED_MNIST)
 endif
 endif
 
-.PHONY: help venv test course course-fast lab release autograde feedback grades bench clean
+.PHONY: help venv test test-fast course course-fast lab release autograde feedback grades bench clean
 
 help:
 	@echo "make test      run the whole test suite (library, lectures in fast mode, grading)"
+	@echo "make test-fast the library and packaging tests only (under 30 s)"
 	@echo "make course    build the course: demo, lectures -> build/lectures/*.html, exercises, autograde the solutions"
 	@echo "make course-fast   the same in fast mode (small data, few epochs)"
 	@echo "make lab       JupyterLab at the lectures, in the course's environment"
@@ -40,6 +41,10 @@ venv: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+# the library and packaging only (no kernel, server or browser): under 30 s
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow"
+
 course: $(STAMP)
 	$(PY) -m tools.course
 
@@ -50,16 +55,16 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab lectures
 
 release: $(STAMP)
-	$(PY) -m tools.grading release
+	$(VENV)/bin/aegrade release
 
 autograde: $(STAMP)
-	$(PY) -m tools.grading autograde $(if $(SUBMITTED),--submitted $(SUBMITTED),)
+	$(VENV)/bin/aegrade autograde $(if $(SUBMITTED),--submitted $(SUBMITTED),)
 
 feedback: $(STAMP)
-	$(PY) -m tools.grading feedback
+	$(VENV)/bin/aegrade feedback
 
 grades: $(STAMP)
-	$(PY) -m tools.grading grades --out grades.csv
+	$(VENV)/bin/aegrade grades --out grades.csv
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[dev,bench]"

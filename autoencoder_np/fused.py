@@ -24,7 +24,7 @@ SAME loss and gradients (and, in :meth:`FusedStep.train_step`, the optimizer's u
   elementwise passes, single-threaded in NumPy, are split too (``benchmarks/README.md`` has the
   measurements, ``benchmarks/profile_step.py`` the breakdown of a step). The helper threads
   persist between steps and are handed their shares through plain locks
-  (:class:`autoencoder_np._crew.Crew`).
+  (:class:`autoencoder_np._helper_threads.HelperThreads`).
 
 Thread count: as many workers as NumPy's BLAS is set to use (``OPENBLAS_NUM_THREADS``, or
 ``threadpoolctl.threadpool_limits(1)`` around ``fit`` for one), at most ``MAX_DEFAULT_WORKERS``,
@@ -41,7 +41,7 @@ import weakref
 import numpy as np
 
 from ._blas import blas_threads, single_threaded
-from ._crew import Crew
+from ._helper_threads import HelperThreads
 from .optimizers import SGD
 
 __all__ = ["FusedStep", "fused_supported", "blas_threads"]
@@ -139,11 +139,10 @@ def _sum_log_(U):
 def fused_supported(model):
     """True when :class:`FusedStep` computes this model's objective exactly.
 
-    A subclass that overrides ``_loss_and_grads`` (a different objective) is never fused.
+    A subclass that overrides ``_loss_and_grads`` (a different objective) is never fused: the
+    model says so itself (``has_standard_objective``), so this module needs no import of it.
     """
-    from .model import Autoencoder
-
-    return (type(model)._loss_and_grads is Autoencoder._loss_and_grads
+    return (model.has_standard_objective()
             and len(model.hidden_sizes) == 1 and model.sparsity == 0 and model.contraction == 0
             and model.encoder in _INPLACE and model.decoder in _INPLACE)
 
@@ -192,8 +191,8 @@ class FusedStep:
         self.scratch_W = np.empty((n, k), dtype=model.dtype) if model.tied else None  # decoder path of dW
         self.buffers = {}
         # helper threads, started at the first step that is split and stopped with this object
-        self._crew = Crew(self.max_workers - 1)
-        weakref.finalize(self, self._crew.close)
+        self._helpers = HelperThreads(self.max_workers - 1)
+        weakref.finalize(self, self._helpers.close)
 
     # -- buffers and work shares, made once per batch size
     def _plan(self, m):
@@ -211,7 +210,7 @@ class FusedStep:
 
     def _run(self, fn, workers):
         """fn(0), ..., fn(workers - 1), the first on this thread; their results in order."""
-        return self._crew.run(fn, workers)
+        return self._helpers.run(fn, workers)
 
     # -- phase 1: rows r of the batch, forward to the loss and backward to the hidden layer
     def _rows(self, X, T, buf, r, scale):

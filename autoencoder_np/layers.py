@@ -6,7 +6,7 @@ be checked against each other on one screen. Examples are rows throughout.
 """
 from __future__ import annotations
 
-__all__ = ["dense_forward", "dense_backward", "activation_forward", "activation_backward"]
+__all__ = ["dense_forward", "dense_backward", "activation_backward"]
 
 
 def dense_forward(X, W, b):
@@ -57,13 +57,19 @@ def dense_backward(dZ, cache, need_dX=True):
     return dX, dW, db
 
 
-def activation_forward(Z, activation):
-    """Elementwise ``H = g(Z)``; returns ``H`` and the cache ``(Z, H, activation)``."""
-    H = activation.forward(Z)
-    return H, (Z, H, activation)
-
-
 def activation_backward(dH, cache):
-    """Backward of :func:`activation_forward`: ``dZ = dH * g'(Z)`` (the derivative sees Z and H)."""
+    """Backward of the elementwise ``H = g(Z)`` (``activation.forward``): ``dZ = dH * g'(Z)``.
+
+    Parameters
+    ----------
+    dH : (m, k) array
+    cache : tuple ``(Z, H, activation)``
+        ``Z, H : (m, k)`` arrays from the forward pass; the derivative may read either (see
+        :mod:`autoencoder_np.activations`).
+
+    Returns
+    -------
+    dZ : (m, k) array
+    """
     Z, H, activation = cache
     return dH * activation.deriv(Z, H)

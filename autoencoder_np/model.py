@@ -25,6 +25,7 @@ from .losses import LOSS_NAMES, LOSSES
 from .regularizers import (
     CORRUPTIONS, contractive_penalty, project_weight_length, sparsity_penalty, weight_decay_penalty,
 )
+from .training import fit as _fit
 
 __all__ = ["Autoencoder"]
 
@@ -288,6 +289,11 @@ class Autoencoder:
         """The objective of :meth:`loss_and_grads` without the gradients (float)."""
         return self.loss_and_grads(X, target)[0]
 
+    def has_standard_objective(self) -> bool:
+        """Whether this model computes :class:`Autoencoder`'s own objective (a subclass that
+        overrides ``_loss_and_grads`` does not; the fused training step then stays off)."""
+        return type(self)._loss_and_grads is Autoencoder._loss_and_grads
+
     def _loss_and_grads(self, X, T):
         """Unchecked core of :meth:`loss_and_grads` (``X`` and ``T`` already validated)."""
         Xhat, caches = self._forward(X)
@@ -343,9 +349,7 @@ class Autoencoder:
         history : dict
             ``"epoch"``, ``"loss"`` (one entry per epoch) and one list per callback.
         """
-        from .training import fit
-
-        return fit(self, X, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
+        return _fit(self, X, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
                    target=target, **options)
 
     # ------------------------------------------------------------------ analysis

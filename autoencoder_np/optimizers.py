@@ -52,7 +52,8 @@ class Momentum(SGD):
     def __init__(self, lr, momentum=0.9):
         if not 0 <= momentum < 1:
             raise ValueError(f"momentum must be in [0, 1); got {momentum}")
-        self.lr, self.momentum, self.velocity, self.scratch = lr, momentum, {}, {}
+        super().__init__(lr)
+        self.momentum, self.velocity = momentum, {}
 
     def begin_step(self, params):
         """Make any missing state for ``params`` (velocities start at zero)."""
@@ -74,7 +75,8 @@ class Adam(SGD):
     """Adam (Kingma and Ba 2015) with bias-corrected first and second moments."""
 
     def __init__(self, lr, beta1=0.9, beta2=0.999, eps=1e-8):
-        self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
+        super().__init__(lr)
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
         self.m, self.v, self.t = {}, {}, 0
 
     def begin_step(self, params):

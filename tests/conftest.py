@@ -1,17 +1,14 @@
 """Shared pytest configuration.
 
-Puts the repository root on ``sys.path`` (so ``tools`` imports) and points the MNIST loader at
-``../shared/data/mnist`` beside the checkout when that folder exists and nothing else was set.
+Points the MNIST loader at ``../shared/data/mnist`` beside the checkout when that folder exists
+and nothing else was set. (The course's build scripts in ``tools/`` import because pytest's
+``pythonpath`` setting in ``pyproject.toml`` names the repository root.)
 """
 import os
-import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
-
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 if "AUTOENCODER_NP_DATA" not in os.environ and SHARED_MNIST.is_dir():
     os.environ["AUTOENCODER_NP_DATA"] = str(SHARED_MNIST)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-__all__ = ["Mutation", "MUTATIONS", "apply_edits", "fill_answers", "solution_cells"]
+__all__ = ["Mutation", "MUTATIONS", "apply_edits"]
 
 
 @dataclass(frozen=True)
@@ -170,35 +170,6 @@ MUTATIONS = (
         "contractive gradient missing the path through the weight norms",
     ),
 )
-
-
-def solution_cells(nb: dict) -> dict:
-    """Map grade_id -> source of every solution (answer) cell of a notebook (nbformat JSON)."""
-    out = {}
-    for cell in nb["cells"]:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("solution"):
-            source = cell["source"]
-            out[meta["grade_id"]] = source if isinstance(source, str) else "".join(source)
-    return out
-
-
-def _strip_markers(source: str) -> str:
-    """Drop the BEGIN/END SOLUTION marker lines, keeping the answer between them."""
-    return "\n".join(line for line in source.split("\n")
-                     if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
-
-
-def fill_answers(release_nb: dict, source_nb: dict) -> dict:
-    """A completed submission: the released notebook with every answer cell (code or Markdown)
-    replaced by the reference answer, as a student who solved everything would hand it in."""
-    answers = solution_cells(source_nb)
-    nb = copy.deepcopy(release_nb)
-    for cell in nb["cells"]:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("solution"):
-            cell["source"] = _strip_markers(answers[meta["grade_id"]])
-    return nb
 
 
 def apply_edits(nb: dict, mutation: Mutation) -> dict:

@@ -1,11 +1,11 @@
-"""A grader that a hostile submission cannot fool or harm (issue 7).
+"""A grader that a hostile submission cannot fool or harm.
 
-An adversarial corpus (``tools.grading_corpus``) is built from the reference solution of
-``ps1_forward_and_losses`` (the toy course of ``tools.grading_corpus`` if the problem set is
+An adversarial corpus (``tests/grading_corpus.py``) is built from the reference solution of
+``ps1_forward_and_losses`` (the toy course of ``grading_corpus`` if the problem set is
 missing) and graded, together with honest students, in two runs of
-``tools.grading.autograde_dir``:
+``aegrade.autograde_dir``:
 
-1. the production configuration (static scan on): every cheat of issue 7 and every OS-level
+1. the production configuration (static scan on): every in-kernel cheat of the corpus and every OS-level
    attack is flagged before it runs, runtime abuse (memory bomb, 50 MB line, infinite loop,
    edited/deleted/re-typed/tagged test cells, ...) gets exactly the marks it deserves;
 2. the static scan switched off: the OS-level attacks run, and each is written so that the
@@ -29,11 +29,14 @@ from pathlib import Path
 
 import pytest
 
-from tools import grading
-from tools.grading import autograde_dir, reference_submission
-from tools.grading_corpus import (adversarial_corpus, find_target, honest_class, toy_source_notebook,
-                                  write_submission, write_toy_course)
-from tools.grading_scan import build_context, scan_notebook, scan_source
+from aegrade import autograde_dir, reference_submission
+from aegrade.cli import main as aegrade_main
+from aegrade.isolation import isolation_level
+from aegrade.scan import build_context, scan_notebook, scan_source
+from grading_corpus import (adversarial_corpus, find_target, honest_class, toy_source_notebook,
+                            write_submission, write_toy_course)
+
+pytestmark = pytest.mark.slow  # starts Jupyter kernels (make test-fast leaves these out)
 
 REPO = Path(__file__).resolve().parents[1]
 PS1 = "ps1_forward_and_losses"
@@ -56,7 +59,7 @@ def _release():
     return json.loads(path.read_text()) if REAL and path.exists() else None
 
 
-_DUMMY = {"course": "/c", "work": "/w", "submitted": "/s", "victim": "v", "port": 1}
+_DUMMY = {"course": "/c", "work": "/w", "submitted": "/s", "victim": "v", "port": 1, "repo": "/r"}
 SCAN_CASES = [c.name for c in adversarial_corpus(_source(), _release(), find_target(_source(), ASSIGNMENT),
                                                  paths=_DUMMY, scan=True, wall_sleep=WALL_SLEEP)]
 SANDBOX_CASES = [c.name for c in adversarial_corpus(_source(), _release(), find_target(_source(), ASSIGNMENT),
@@ -95,7 +98,7 @@ def arena(tmp_path_factory):
         shutil.copy(REPO / "nbgrader_config.py", course / "nbgrader_config.py")
     else:
         write_toy_course(course, REPO / "nbgrader_config.py")
-    assert grading.main(["--course", str(course), "release"]) == 0  # exercises/ + gradebook.db
+    assert aegrade_main(["--course", str(course), "release"]) == 0  # exercises/ + gradebook.db
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(64)
@@ -111,7 +114,7 @@ def _grade(arena, name: str, scan: bool):
     source, release = _source(), _release()
     target = find_target(source, ASSIGNMENT)
     paths = {"course": str(course), "work": str(work), "submitted": str(sub),
-             "victim": "honest-reference", "port": arena["port"]}
+             "victim": "honest-reference", "port": arena["port"], "repo": str(REPO)}
     cases = adversarial_corpus(source, release, target, paths=paths, scan=scan,
                                wall_sleep=WALL_SLEEP if scan else 0)
     for student, (nb, _) in honest_class(source, release, target).items():
@@ -124,9 +127,9 @@ def _grade(arena, name: str, scan: bool):
             else:
                 (path.parent / fname).write_bytes(content)
     sub_digest = _tree_digest(sub)
-    results = autograde_dir(sub, course_dir=course, work_dir=work, static_scan=scan, **RUN)
-    return {"results": results, "cases": {c.name: c for c in cases}, "target": target,
-            "work": work, "sub": sub, "sub_digest": sub_digest, "meta": grading.last_run_meta()}
+    run = autograde_dir(sub, course_dir=course, work_dir=work, static_scan=scan, **RUN)
+    return {"results": run.results, "cases": {c.name: c for c in cases}, "target": target,
+            "work": work, "sub": sub, "sub_digest": sub_digest, "meta": run.meta}
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +139,7 @@ def scan_run(arena):
 
 @pytest.fixture(scope="module")
 def sandbox_run(arena):
-    level, detail = grading.isolation_level()
+    level, detail = isolation_level()
     if level != "full":
         pytest.skip(f"OS-level sandbox unavailable here ({level}: {detail}); "
                     "only the static scan protects this machine")
@@ -289,7 +292,7 @@ def test_no_sandboxed_process_survives(sandbox_run):
 # ---------------------------------------------------------------------------- nothing changed
 def test_course_gradebook_and_submissions_are_byte_identical(arena, scan_run, request):
     runs = [scan_run]
-    level, _ = grading.isolation_level()
+    level, _ = isolation_level()
     if level == "full":
         runs.append(request.getfixturevalue("sandbox_run"))
     before = arena["before"]

@@ -1,7 +1,7 @@
-"""The instructor workflow around nbgrader (issue 6, engine side), on a small toy course.
+"""The instructor workflow around nbgrader, on a small toy course.
 
-``python -m tools.grading release | autograde | feedback | grades | selfcheck`` run against a
-throwaway course made by ``tools.grading_corpus.write_toy_course`` (three autograded problems,
+``aegrade release | autograde | feedback | grades | selfcheck`` run against a
+throwaway course made by ``grading_corpus.write_toy_course`` (three autograded problems,
 one written answer), with the course's real ``nbgrader_config.py``.  The real problem sets are
 graded by ``tests/test_problem_sets.py`` and attacked by ``tests/test_grader_security.py``.
 """
@@ -9,26 +9,28 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tools import grading
-from tools.grading import GradingOptions, autograde_dir, discover_submissions, reference_submission
-from tools.grading_corpus import (find_target, honest_class, toy_source_notebook, wrong_submission,
-                                  write_submission, write_toy_course)
+from aegrade import GradingOptions, autograde_dir, discover_submissions, reference_submission
+from aegrade.cli import main as aegrade_main
+from aegrade.course import env_bin_first
+from aegrade.nbgrader_setup import load_course_config
+from aegrade.notebooks import hidden_lines, html_text
+from grading_corpus import (find_target, honest_class, toy_source_notebook, wrong_submission,
+                            write_submission, write_toy_course)
+
+pytestmark = pytest.mark.slow  # starts Jupyter kernels (make test-fast leaves these out)
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = dict(cell_timeout=10, wall_limit=60)
 
 
 def _env():
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    return env
+    return env_bin_first()
 
 
 # ---------------------------------------------------------------------------- fixtures
@@ -36,7 +38,7 @@ def _env():
 def course(tmp_path_factory):
     """A toy course with the course's nbgrader_config.py, released with `release`."""
     root = write_toy_course(tmp_path_factory.mktemp("toycourse") / "course", REPO / "nbgrader_config.py")
-    assert grading.main(["--course", str(root), "release"]) == 0
+    assert aegrade_main(["--course", str(root), "release"]) == 0
     return root
 
 
@@ -66,7 +68,7 @@ def graded_class(course, tmp_path_factory):
 
     out = io.StringIO()
     with redirect_stdout(out):
-        code = grading.main(["--course", str(course), "autograde", "--submitted", str(sub),
+        code = aegrade_main(["--course", str(course), "autograde", "--submitted", str(sub),
                              "--cell-timeout", "10", "--wall-limit", "60"])
     assert code == 0
     report = json.loads((course / "autograded" / ".grading" / "report.json").read_text())
@@ -201,7 +203,7 @@ def test_gradebook_holds_only_graded_submissions(course, graded_class):
 
 def test_grades_csv_has_one_column_per_problem(course, graded_class, tmp_path):
     out = tmp_path / "grades.csv"
-    assert grading.main(["--course", str(course), "grades", "--out", str(out)]) == 0
+    assert aegrade_main(["--course", str(course), "grades", "--out", str(out)]) == 0
     rows = {r["student"]: r for r in csv.DictReader(out.open())}
     cols = list(next(iter(rows.values())).keys())
     for gid in ("test_square", "test_row_means", "test_sigmoid", "why_stable"):
@@ -216,7 +218,7 @@ def test_grades_csv_has_one_column_per_problem(course, graded_class, tmp_path):
     assert rows["eve"]["toy:status"] == "ungraded" and rows["eve"]["total"] == ""
     # the module entry point gives the same file
     out2 = tmp_path / "grades2.csv"
-    proc = subprocess.run([sys.executable, "-m", "tools.grading", "--course", str(course), "grades",
+    proc = subprocess.run([sys.executable, "-m", "aegrade", "--course", str(course), "grades",
                            "--out", str(out2)], cwd=REPO, env=_env(), capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert out2.read_text() == out.read_text()
@@ -225,34 +227,25 @@ def test_grades_csv_has_one_column_per_problem(course, graded_class, tmp_path):
 
 # ---------------------------------------------------------------------------- feedback
 def _hidden_lines():
-    src = toy_source_notebook()
-    out = []
-    for cell in src["cells"]:
-        inside = False
-        for line in (cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])).split("\n"):
-            if "BEGIN HIDDEN TESTS" in line:
-                inside = True
-            elif "END HIDDEN TESTS" in line:
-                inside = False
-            elif inside:
-                out.append(line.strip())
-    return out
+    return [line.strip() for cell in toy_source_notebook()["cells"]
+            for line in hidden_lines("".join(cell["source"]) if isinstance(cell["source"], list)
+                                     else cell["source"])]
 
 
 def test_feedback_never_shows_hidden_tests(course, graded_class):
     from nbgrader.apps.api import NbGraderAPI
     from traitlets.config import Config
 
-    assert grading.main(["--course", str(course), "feedback"]) == 0
+    assert aegrade_main(["--course", str(course), "feedback"]) == 0
     wrong = course / "feedback" / "honest-wrong" / "toy" / "toy.html"
-    text = grading.html_text(wrong.read_text())
+    text = html_text(wrong.read_text())
     hidden = [" ".join(h.split()) for h in _hidden_lines()]
     assert len(hidden) >= 6
     assert not [h for h in hidden if h in text]
     assert "AssertionError" in text  # the student still sees that the test failed
     # control: nbgrader's default feedback pipeline does print the hidden tests
     cfg = Config()
-    cfg.merge(grading._load_course_config(course))
+    cfg.merge(load_course_config(course))
     cfg.CourseDirectory.root = str(course)
     cfg.CourseDirectory.source_directory = "solutions"
     cfg.CourseDirectory.feedback_directory = "feedback_default"
@@ -264,19 +257,19 @@ def test_feedback_never_shows_hidden_tests(course, graded_class):
     (course / "exchange").mkdir(exist_ok=True)
     res = NbGraderAPI(config=cfg).generate_feedback("toy", "honest-wrong")
     assert res["success"], res
-    default = grading.html_text((course / "feedback_default" / "honest-wrong" / "toy" / "toy.html").read_text())
+    default = html_text((course / "feedback_default" / "honest-wrong" / "toy" / "toy.html").read_text())
     assert [h for h in hidden if h in default], "control failed: default feedback hides the tests already?"
 
 
 # ---------------------------------------------------------------------------- selfcheck
 def test_selfcheck_passes_on_the_reference_and_fails_on_a_broken_one(course, tmp_path, capsys):
-    assert grading.main(["--course", str(course), "selfcheck", "--cell-timeout", "10"]) == 0
+    assert aegrade_main(["--course", str(course), "selfcheck", "--cell-timeout", "10"]) == 0
     assert "selfcheck: the reference solutions score full marks" in capsys.readouterr().out
     broken = write_toy_course(tmp_path / "broken", REPO / "nbgrader_config.py")
     path = broken / "solutions" / "toy" / "toy.ipynb"
     text = path.read_text().replace("X.sum(axis=1) / X.shape[1]", "X.sum(axis=1) / X.shape[0]")
     path.write_text(text)
-    assert grading.main(["--course", str(broken), "selfcheck", "--cell-timeout", "10"]) == 1
+    assert aegrade_main(["--course", str(broken), "selfcheck", "--cell-timeout", "10"]) == 1
     out = capsys.readouterr().out
     assert "SELFCHECK FAILED" in out and "toy/test_row_means: 0/3" in out
 
@@ -287,7 +280,7 @@ def test_unisolated_grading_still_works_and_warns_once(course, tmp_path, capfd):
     sub = tmp_path / "sub"
     write_submission(sub, "ann", "toy", reference_submission(source))
     write_submission(sub, "ben", "toy", reference_submission(source))
-    results = autograde_dir(sub, course_dir=course, work_dir=tmp_path / "work", isolation="none", **FAST)
+    results = autograde_dir(sub, course_dir=course, work_dir=tmp_path / "work", isolation="none", **FAST).results
     err = capfd.readouterr().err
     assert err.count("SUBMISSIONS RUN UNISOLATED") == 1
     for student in ("ann", "ben"):
@@ -297,7 +290,7 @@ def test_unisolated_grading_still_works_and_warns_once(course, tmp_path, capfd):
 
 # ---------------------------------------------------------------------------- plain nbgrader
 def test_plain_nbgrader_autograde_uses_the_hardened_pipeline(course, tmp_path):
-    """`nbgrader autograde` with the course config alone (no tools.grading): the test cell of a
+    """`nbgrader autograde` with the course config alone (no aegrade command): the test cell of a
     wrong answer tagged `skip-execution` still runs, and a 1 MB single-line print is capped."""
     import shutil
 
@@ -314,7 +307,6 @@ def test_plain_nbgrader_autograde_uses_the_hardened_pipeline(course, tmp_path):
     nb["cells"][2]["source"] += "\nprint('y' * 1_000_000)\n"
     write_submission(root / "submitted", "sam", "toy", nb)
     env = _env()
-    env["PYTHONPATH"] = str(REPO)  # this course copy has no tools/ of its own
     proc = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", "toy", "--force",
                            f"--CourseDirectory.root={root}"], cwd=root, env=env,
                           capture_output=True, text=True, timeout=600)

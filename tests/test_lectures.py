@@ -20,8 +20,11 @@ def test_lecture_is_committed_clean(path):
     assert not dirty, f"{path.name}: cells {dirty} carry outputs; run `python -m tools.notebooks strip {path}`"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem)
 def test_lecture_executes_in_fast_mode(path):
-    nb = execute(path, fast=True, timeout=600)
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
-    assert not errors
+    nb = execute(path, fast=True, timeout=600)  # raises at the first cell that fails (an assert: a claim)
+    code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+    assert code, f"{path.name} has no code"
+    not_run = [i for i, c in enumerate(code) if not c.get("execution_count")]
+    assert not not_run, f"{path.name}: code cells {not_run} did not run"

@@ -55,6 +55,9 @@ def test_golden_loss_at_fixed_seed(X):
     W_dec = rng.uniform(-r2, r2, (K, N))
     np.testing.assert_array_equal(m.params["W"], W)
     np.testing.assert_array_equal(m.params["W_dec"], W_dec)
+    # the loss at these weights (sigmoid/sigmoid, cross-entropy), pinned: a changed reduction,
+    # initialisation order or loss formula moves it
+    assert m.loss(X) == pytest.approx(4.23274288180454, rel=1e-12)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -87,7 +90,7 @@ def test_lbfgs_fits_a_target_vector_field():
     F = X @ np.array([[-1.0, -1.0], [1.0, -1.0]])  # (-x + y, -x - y) in rows
     m = Autoencoder(2, 50, encoder="tanh", decoder="linear", loss="squared_error", seed=0)
     hist = m.fit(X, epochs=300, optimizer="lbfgs", target=X + F, progress=False)
-    assert hist["loss"][-1] < 1e-3 * hist["loss"][0] or hist["loss"][-1] < 1e-4
+    assert hist["loss"][-1] < 1e-4 * hist["loss"][0]   # measured: 5.6e-6 of the first loss
     assert "message" in hist
 
 
@@ -298,20 +301,27 @@ def test_fused_step_is_exact_at_saturated_logits():
     assert all(np.all(np.isfinite(g)) for g in grads.values())
 
 
-def test_fit_uses_the_fused_step_and_matches_the_general_path():
+def test_fit_uses_the_fused_step_and_matches_the_general_path(monkeypatch):
+    import autoencoder_np.training
+    from autoencoder_np.fused import FusedStep
+
+    steps = []
+
+    class CountingFusedStep(FusedStep):
+        def train_step(self, *args, **kwargs):
+            steps.append(len(args[0]))
+            return super().train_step(*args, **kwargs)
+
     rng = np.random.default_rng(3)
     X = (rng.random((40, N)) < 0.4).astype(float)
     fast = Autoencoder(N, K, seed=0)
     slow = Autoencoder(N, K, seed=0)
+    monkeypatch.setattr(autoencoder_np.training, "FusedStep", CountingFusedStep)
     hf = fast.fit(X, epochs=3, batch_size=8, lr=0.3, progress=False)
-    import autoencoder_np.training
-
-    original = autoencoder_np.training.fused_supported
-    autoencoder_np.training.fused_supported = lambda model: False
-    try:
-        hs = slow.fit(X, epochs=3, batch_size=8, lr=0.3, progress=False)
-    finally:
-        autoencoder_np.training.fused_supported = original
+    assert steps == [8] * 15          # every minibatch of every epoch went through the fused step
+    monkeypatch.setattr(autoencoder_np.training, "fused_supported", lambda model: False)
+    hs = slow.fit(X, epochs=3, batch_size=8, lr=0.3, progress=False)
+    assert len(steps) == 15           # ... and none of the general path's
     np.testing.assert_allclose(hf["loss"], hs["loss"], rtol=1e-10)
     for name in fast.params:
         np.testing.assert_allclose(fast.params[name], slow.params[name], rtol=1e-10, atol=1e-12)
@@ -448,7 +458,7 @@ def test_fused_step_still_works_when_no_thread_can_be_started(tiny_shares, monke
 
     monkeypatch.setattr(threading.Thread, "start", refuse)   # the helpers start at the first step
     loss_f, grads_f = step(X, X)
-    assert step._crew._crew == []
+    assert step._helpers._threads == []
     loss_g, grads_g = model._loss_and_grads(X, X)
     assert loss_f == pytest.approx(loss_g, rel=1e-12)
     for name in grads_g:

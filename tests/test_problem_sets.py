@@ -1,4 +1,4 @@
-"""The graded problem sets (issue 6): one source of truth, and a grader that gets them right.
+"""The graded problem sets: one source of truth, and a grader that gets them right.
 
 * ``exercises/`` is exactly what ``nbgrader generate_assignment`` makes from ``solutions/`` now.
 * The notebooks are well formed: one autograded test cell after each answer, visible asserts then
@@ -11,7 +11,7 @@
   released notebooks, whose hidden tests are stripped, so a mutant that only the hidden tests catch
   (several are) shows that grading restored them.
 
-Grading goes through ``tools.grading.autograde_dir``, the course's hardened nbgrader pipeline (the
+Grading goes through ``aegrade.autograde_dir``, the course's hardened nbgrader pipeline (the
 one ``make autograde`` uses), in one call for the whole class.
 """
 from __future__ import annotations
@@ -31,20 +31,16 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from problem_set_mutations import MUTATIONS, apply_edits, fill_answers
-from tools.grading import autograde_dir
+from aegrade import assignments_in, autograde_dir, reference_submission
+from aegrade.course import env_bin_first
+from problem_set_mutations import MUTATIONS, apply_edits
+
+pytestmark = pytest.mark.slow  # starts Jupyter kernels (make test-fast leaves these out)
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO / "solutions"
 EXERCISES = REPO / "exercises"
-ASSIGNMENTS = (
-    "ps1_forward_and_losses",
-    "ps2_backprop",
-    "ps3_pca",
-    "ps4_energy_and_conservativeness",
-    "ps5_regularizers",
-)
-VENV_BIN = Path(sys.executable).parent  # nbgrader runs `alembic` as a program: keep it on PATH
+ASSIGNMENTS = tuple(assignments_in(REPO))
 NBGRADER = [sys.executable, "-m", "nbgrader"]
 COURSE_OPTS = [
     "--CourseDirectory.source_directory=solutions",
@@ -81,9 +77,7 @@ def _test_cells(nb: dict) -> dict:
 
 
 def _env() -> dict:
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(VENV_BIN), env.get("PATH", "")])
-    return env
+    return env_bin_first()
 
 
 def _nbgrader(args: list, cwd: Path) -> None:
@@ -95,10 +89,8 @@ def _course_copy(dest: Path) -> Path:
     """A throwaway course root with the sources and the course's nbgrader configuration."""
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copytree(SOLUTIONS, dest / "solutions")
-    if (REPO / "nbgrader_config.py").exists():  # with the course tools it imports
+    if (REPO / "nbgrader_config.py").exists():  # (it imports the installed aegrade)
         shutil.copy(REPO / "nbgrader_config.py", dest / "nbgrader_config.py")
-        if (REPO / "tools").is_dir():
-            shutil.copytree(REPO / "tools", dest / "tools", ignore=shutil.ignore_patterns("__pycache__"))
     return dest
 
 
@@ -112,7 +104,10 @@ def _generate_all(root: Path) -> None:
 # ---------------------------------------------------------------------------- structure
 
 def test_the_five_problem_sets_exist():
-    assert sorted(p.name for p in SOLUTIONS.iterdir() if p.is_dir()) == sorted(ASSIGNMENTS)
+    assert ASSIGNMENTS == ("ps1_forward_and_losses", "ps2_backprop", "ps3_pca",
+                           "ps4_energy_and_conservativeness", "ps5_regularizers")
+    assert sorted(p.name for p in SOLUTIONS.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))) \
+        == sorted(ASSIGNMENTS)
     for a in ASSIGNMENTS:
         assert sorted(p.name for p in (SOLUTIONS / a).iterdir()) == [f"{a}.ipynb"]
         assert sorted(p.name for p in (EXERCISES / a).iterdir()) == [f"{a}.ipynb"]
@@ -261,7 +256,7 @@ def test_every_mutation_applies_exactly_once_and_targets_a_test_cell():
     for m in MUTATIONS:
         tests = _test_cells(_source_nb(m.assignment))
         assert m.breaks in tests, f"{m.name}: {m.breaks} is not a test cell of {m.assignment}"
-        submission = fill_answers(_release_nb(m.assignment), _source_nb(m.assignment))
+        submission = reference_submission(_source_nb(m.assignment), _release_nb(m.assignment))
         mutated = apply_edits(submission, m)  # asserts each edit matches exactly once
         assert mutated != submission, m.name
 
@@ -279,10 +274,10 @@ def _build_class(submitted: Path) -> dict:
 
     for a in ASSIGNMENTS:
         release, source = _release_nb(a), _source_nb(a)
-        put("reference", a, fill_answers(release, source))
+        put("reference", a, reference_submission(source, release))
         put("unanswered", a, release)
     for m in MUTATIONS:
-        put(m.name, m.assignment, apply_edits(fill_answers(_release_nb(m.assignment), _source_nb(m.assignment)), m))
+        put(m.name, m.assignment, apply_edits(reference_submission(_source_nb(m.assignment), _release_nb(m.assignment)), m))
     return roster
 
 
@@ -295,7 +290,7 @@ def graded(tmp_path_factory):
         # pytest's `error::RuntimeWarning` must not reach nbgrader (grading workers are forked
         # from this process): SQLAlchemy's SAWarning, which nbgrader triggers, is a RuntimeWarning.
         warnings.simplefilter("default")
-        results = autograde_dir(work / "submitted", course_dir=REPO, work_dir=work / "work")
+        results = autograde_dir(work / "submitted", course_dir=REPO, work_dir=work / "work").results
     problems = [f"{student}/{a}: " + ("missing from the results" if a not in results.get(student, {}) else
                                        f"{results[student][a]['status']} ({results[student][a].get('reason', '')})")
                 for student, assignments in roster.items() for a in assignments

@@ -14,15 +14,15 @@ import sys
 import time
 from pathlib import Path
 
+from aegrade.course import env_bin_first
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 def step(title, argv):
     print(f"\n=== {title}\n$ {' '.join(argv)}", flush=True)
     t0 = time.perf_counter()
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])  # nbgrader needs alembic
-    subprocess.run(argv, cwd=REPO, env=env, check=True)
+    subprocess.run(argv, cwd=REPO, env=env_bin_first(), check=True)
     print(f"--- {title}: {time.perf_counter() - t0:.1f} s", flush=True)
 
 
@@ -37,9 +37,9 @@ def main(argv=None):
     step("library demo", [py, "-m", "autoencoder_np.demo", "--out", "build/demo.png", *fast])
     lectures = sorted(str(p.relative_to(REPO)) for p in (REPO / "lectures").glob("[0-9][0-9]_*.ipynb"))
     step("lectures", [py, "-m", "tools.notebooks", "run", *lectures, "--html", "build/lectures", *fast])
-    if (REPO / "tools" / "grading.py").exists():
-        step("exercises (nbgrader generate_assignment)", [py, "-m", "tools.grading", "release"])
-        step("autograde the reference solutions", [py, "-m", "tools.grading", "selfcheck"])
+    if (REPO / "solutions").is_dir():
+        step("exercises (nbgrader generate_assignment)", [py, "-m", "aegrade", "release"])
+        step("autograde the reference solutions", [py, "-m", "aegrade", "selfcheck"])
     print(f"\ncourse built in {time.perf_counter() - t0:.0f} s: build/demo.png, build/lectures/*.html, exercises/")
     return 0
 

@@ -28,7 +28,6 @@ def notebook_env(fast):
     env.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     if "AUTOENCODER_NP_DATA" not in env and SHARED_MNIST.is_dir():
         env["AUTOENCODER_NP_DATA"] = str(SHARED_MNIST)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
     return env
 
 

@@ -24,7 +24,7 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools.grading import reference_submission
+from aegrade.notebooks import reference_submission
 
 __all__ = ["Case", "Target", "adversarial_corpus", "find_target", "honest_class",
            "toy_source_notebook", "write_submission", "write_toy_course", "wrong_submission"]
@@ -273,7 +273,8 @@ def adversarial_corpus(source_nb: dict, release_nb: dict | None, target: Target,
     paths : dict
         Real locations an attacker would go for: ``course`` (course root), ``work``
         (grader work folder), ``submitted`` (submission folder), ``victim`` (another
-        student's id), ``port`` (a TCP port listening on the host's 127.0.0.1).
+        student's id), ``port`` (a TCP port listening on the host's 127.0.0.1), ``repo``
+        (the checkout the tests run from, whose ``solutions/`` are the real answers).
     scan : bool
         ``True``: the corpus for a run with the static scan (most attacks are flagged).
         ``False``: the OS-level attacks only, written so that full marks prove the
@@ -288,6 +289,7 @@ def adversarial_corpus(source_nb: dict, release_nb: dict | None, target: Target,
     f = target.function
     course, work, submitted = paths["course"], paths["work"], paths["submitted"]
     victim, port = paths["victim"], paths["port"]
+    repo = paths["repo"]  # the real checkout the tests run from (wherever it is)
     sol, test = target.solution_id, target.test_id
     cases: list[Case] = []
 
@@ -444,7 +446,7 @@ def adversarial_corpus(source_nb: dict, release_nb: dict | None, target: Target,
     hidden_paths = [
         f"{course}/solutions/{a}/{a}.ipynb", f"../../../source/{a}/{a}.ipynb",
         f"{work}/course/source/{a}/{a}.ipynb", f"{work}/course/gradebook.db",
-        f"{course}/gradebook.db", "/work/main/solutions",
+        f"{course}/gradebook.db", f"{repo}/solutions",
     ]
     add("os-read-hidden-tests", "reads the hidden tests (course solutions, nbgrader source)",
         "graded", _append(ref, sol, _attack_module(target, f'''
@@ -477,7 +479,7 @@ def adversarial_corpus(source_nb: dict, release_nb: dict | None, target: Target,
                     pass
             ''')), scores="full", layer="sandbox (mount namespace)")
     targets = [f"{course}/solutions/pwned.txt", f"{course}/pwned.txt", f"{work}/course/pwned.txt",
-               f"{submitted}/pwned.txt", "/work/main/pwned.txt", "/tmp/../work/pwned.txt"]
+               f"{submitted}/pwned.txt", f"{repo}/pwned.txt", f"/tmp/..{repo}/pwned.txt"]
     add("os-write-course", "writes into the course, work and submission folders", "graded",
         _append(ref, sol, _attack_module(target, f'''
             for p in {targets!r}:

@@ -54,7 +54,7 @@ class _Helper:
         self._go.release()
 
 
-class Crew:
+class HelperThreads:
     """``run(fn, shares)``: ``fn(0)`` on the calling thread, ``fn(1)``, ... on helper threads.
 
     Parameters
@@ -69,25 +69,25 @@ class Crew:
 
     Notes
     -----
-    One caller at a time: a crew belongs to one object (a :class:`~autoencoder_np.fused.FusedStep`),
+    One caller at a time: a set of helper threads belongs to one object (a :class:`~autoencoder_np.fused.FusedStep`),
     which is not meant to be stepped from two threads at once.
     """
 
     def __init__(self, helpers, name="autoencoder_np"):
         self.helpers, self.name = int(helpers), name
-        self._crew, self._pid = [], None
+        self._threads, self._pid = [], None
 
     def _ready(self, wanted):
         if self._pid != os.getpid():      # first use, or a child process after fork()
-            self._crew, self._pid = [], os.getpid()
-        while len(self._crew) < min(wanted, self.helpers):
+            self._threads, self._pid = [], os.getpid()
+        while len(self._threads) < min(wanted, self.helpers):
             helper = _Helper(self.name)
             try:
                 helper.thread.start()
             except RuntimeError:          # "can't start new thread" (a process limit)
                 break
-            self._crew.append(helper)
-        return self._crew[:wanted]
+            self._threads.append(helper)
+        return self._threads[:wanted]
 
     def run(self, fn, shares):
         """``[fn(0), ..., fn(shares - 1)]``, computed side by side; the first exception is raised.
@@ -96,17 +96,17 @@ class Crew:
         """
         if shares == 1:
             return [fn(0)]
-        crew = self._ready(shares - 1)
-        for share, helper in enumerate(crew, start=1):
+        helpers = self._ready(shares - 1)
+        for share, helper in enumerate(helpers, start=1):
             helper.hand(fn, share)
         error, results = None, [None] * shares
-        inline = [0] + list(range(len(crew) + 1, shares))
+        inline = [0] + list(range(len(helpers) + 1, shares))
         try:
             for share in inline:
                 results[share] = fn(share)
         except BaseException as exc:  # noqa: B902 - the helpers must finish before it propagates
             error = exc
-        for share, helper in enumerate(crew, start=1):
+        for share, helper in enumerate(helpers, start=1):
             try:
                 results[share] = helper.collect()
             except BaseException as exc:  # noqa: B902
@@ -117,7 +117,7 @@ class Crew:
 
     def close(self):
         """Stop the helper threads (a later :meth:`run` starts new ones)."""
-        crew, self._crew = self._crew, []
+        threads, self._threads = self._threads, []
         if self._pid == os.getpid():
-            for helper in crew:
+            for helper in threads:
                 helper.stop()

@@ -1,8 +1,8 @@
-"""Kernel launcher that runs a student's IPython kernel in an OS-level sandbox (issue 7).
+"""Kernel launcher that runs a student's IPython kernel in an OS-level sandbox .
 
 The grader installs a kernelspec whose ``argv`` is::
 
-    [python, "-I", "-S", "/abs/path/tools/kernel_sandbox.py", "-f", "{connection_file}"]
+    [python, "-I", "-S", "<site-packages>/aegrade/sandbox/launcher.py", "-f", "{connection_file}"]
 
 ``jupyter_client`` starts this launcher (as root) in the notebook's folder.  The launcher
 reads its settings from the JSON file named by ``$AEGRADE_SANDBOX_CONFIG`` and, at the
@@ -38,12 +38,12 @@ The kernel talks to the grader over ZeroMQ ``ipc://`` sockets in the grader's ru
 folder (bind-mounted into the sandbox) because TCP on the host loopback does not exist
 inside a new network namespace.
 
-This file only uses the standard library so that it can run with ``python -I -S``.
+This package only uses the standard library so that it can run with ``python -I -S``: the
+launcher (this file) with :mod:`.rootfs` (the new root) and :mod:`.syscalls`; :mod:`.probe`
+finds the level.
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import json
 import os
 import select
@@ -54,85 +54,15 @@ import sys
 import tempfile
 import time
 
-# --------------------------------------------------------------------------- constants
-CLONE_NEWNS = 0x00020000
-CLONE_NEWUTS = 0x04000000
-CLONE_NEWIPC = 0x08000000
-CLONE_NEWPID = 0x20000000
-CLONE_NEWNET = 0x40000000
-MS_RDONLY = 1
-MS_NOSUID = 2
-MS_NODEV = 4
-MS_NOEXEC = 8
-MS_REMOUNT = 32
-MS_BIND = 4096
-MS_REC = 16384
-MS_PRIVATE = 1 << 18
-MNT_DETACH = 2
-PR_SET_PDEATHSIG = 1
-PR_SET_NO_NEW_PRIVS = 38
-
-SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
-DEVICES = ("null", "zero", "full", "random", "urandom")
-HOME = "/home/student"
-CONN_IN_SANDBOX = "/run/aegrade/kernel.json"
-
-DEFAULT_LIMITS = {
-    "as_bytes": 4 * 1024 ** 3,
-    "cpu_seconds": 900,
-    "nproc": 64,
-    "fsize_bytes": 256 * 1024 ** 2,
-    "nofile": 1024,
-}
-
-_libc = None
+if __package__:  # imported by the grader
+    from .rootfs import CONN_IN_SANDBOX, HOME, build_root, copy_submission_files
+    from .syscalls import CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_REC, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, mount, prctl, umount_lazy, unshare
+else:  # run by the kernelspec as `python -I -S launcher.py`; -I leaves this folder off sys.path
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from rootfs import CONN_IN_SANDBOX, HOME, build_root, copy_submission_files  # type: ignore[no-redef]
+    from syscalls import CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_REC, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, mount, prctl, umount_lazy, unshare  # type: ignore[no-redef]
 
 
-def _lib():
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
-                                ctypes.c_ulong, ctypes.c_char_p]
-        _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
-        _libc.unshare.argtypes = [ctypes.c_int]
-        _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong,
-                                ctypes.c_ulong, ctypes.c_ulong]
-    return _libc
-
-
-def _check(ret: int, what: str) -> None:
-    if ret != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
-
-
-def _b(s):
-    return None if s is None else os.fsencode(s)
-
-
-def mount(source, target, fstype, flags, data=None) -> None:
-    """Thin wrapper around ``mount(2)``."""
-    _check(_lib().mount(_b(source), _b(target), _b(fstype), flags, _b(data)),
-           f"mount {source} -> {target}")
-
-
-def unshare(flags: int) -> None:
-    """Thin wrapper around ``unshare(2)``."""
-    _check(_lib().unshare(flags), "unshare")
-
-
-def prctl(option: int, arg: int) -> None:
-    """Thin wrapper around ``prctl(2)`` with one argument."""
-    _check(_lib().prctl(option, arg, 0, 0, 0), f"prctl({option})")
-
-
-def umount_lazy(target: str) -> None:
-    """Detach a mount (errors ignored)."""
-    _lib().umount2(_b(target), MNT_DETACH)
-
-
-# --------------------------------------------------------------------------- helpers
 def _log(cfg: dict, msg: str) -> None:
     path = cfg.get("log")
     if path:
@@ -205,140 +135,6 @@ def set_limits(limits: dict, *, nproc: bool) -> None:
     if nproc:
         lim(resource.RLIMIT_NPROC, int(limits["nproc"]))
 
-
-def copy_submission_files(src: str, dst: str, max_bytes: int, uid: int | None) -> int:
-    """Copy the regular, non-notebook files of ``src`` into ``dst``.
-
-    Symbolic links, notebooks, checkpoints and anything beyond ``max_bytes`` are
-    skipped.  Returns the number of bytes copied.
-    """
-    total = 0
-    for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".ipynb_checkpoints")
-                       and not os.path.islink(os.path.join(dirpath, d))]
-        rel = os.path.relpath(dirpath, src)
-        target_dir = dst if rel == "." else os.path.join(dst, rel)
-        os.makedirs(target_dir, exist_ok=True)
-        if uid is not None:
-            os.chown(target_dir, uid, uid)
-        for name in filenames:
-            path = os.path.join(dirpath, name)
-            if name.endswith(".ipynb") or name == "gradebook.db":
-                continue
-            try:
-                st = os.lstat(path)
-            except OSError:
-                continue
-            if not stat.S_ISREG(st.st_mode) or total + st.st_size > max_bytes:
-                continue
-            out = os.path.join(target_dir, name)
-            shutil.copyfile(path, out, follow_symlinks=False)
-            os.chmod(out, 0o600)
-            if uid is not None:
-                os.chown(out, uid, uid)
-            total += st.st_size
-    return total
-
-
-def _mkdirs(path: str, mode: int = 0o755) -> None:
-    os.makedirs(path, mode=mode, exist_ok=True)
-
-
-def _bind(src: str, newroot: str, *, readonly: bool = True, dest: str | None = None) -> None:
-    """Bind-mount ``src`` at the same absolute path (or ``dest``) inside ``newroot``."""
-    dest = dest or src
-    target = newroot + dest
-    if os.path.isdir(src):
-        _mkdirs(target)
-    else:
-        _mkdirs(os.path.dirname(target))
-        if not os.path.exists(target):
-            with open(target, "w"):
-                pass
-    mount(src, target, None, MS_BIND | MS_REC)
-    flags = MS_BIND | MS_REMOUNT | MS_NOSUID | (MS_RDONLY if readonly else 0)
-    if os.path.dirname(src) != "/dev":  # device nodes keep device access
-        flags |= MS_NODEV
-    try:
-        mount(None, target, None, flags)
-    except OSError:
-        # keep the flags the source mount has (needed inside user namespaces)
-        st = os.statvfs(target)
-        keep = st.f_flag & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY)
-        mount(None, target, None, flags | keep)
-
-
-def _covered(path: str, roots) -> bool:
-    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
-
-
-def build_root(cfg: dict, newroot: str, conn: dict, conn_src: str, cwd: str, uid: int) -> None:
-    """Populate the sandbox root (called in the new mount namespace, as root)."""
-    sizes = cfg.get("tmpfs_mb") or {}
-    mount("tmpfs", newroot, "tmpfs", MS_NOSUID | MS_NODEV,
-          f"size={int(sizes.get('root', 64))}m,mode=755,nr_inodes=4096")
-    bound: list[str] = []
-    for d in SYSTEM_DIRS:
-        if os.path.islink(d):
-            os.symlink(os.readlink(d), newroot + d)
-        elif os.path.isdir(d):
-            _bind(d, newroot)
-            bound.append(d)
-    # /dev
-    _mkdirs(newroot + "/dev")
-    mount("tmpfs", newroot + "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "size=1m,mode=755")
-    for dev in DEVICES:
-        if os.path.exists("/dev/" + dev):
-            _bind("/dev/" + dev, newroot, readonly=False)
-    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
-                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
-        os.symlink(target, f"{newroot}/dev/{name}")
-    _mkdirs(newroot + "/dev/shm")
-    mount("tmpfs", newroot + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
-          f"size={int(sizes.get('shm', 16))}m,mode=1777")
-    # /tmp
-    _mkdirs(newroot + "/tmp")
-    mount("tmpfs", newroot + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
-          f"size={int(sizes.get('tmp', 64))}m,mode=1777,nr_inodes=4096")
-    _mkdirs(newroot + "/proc")
-    # the Python installation, the library and the data, bound AFTER the private /tmp and /dev
-    # tmpfs mounts so that a checkout or virtualenv under /tmp is not hidden by them
-    hidden = [os.path.abspath(h) for h in cfg.get("hidden") or []]
-    for p in cfg.get("ro_paths") or []:
-        p = os.path.abspath(p)
-        if not os.path.exists(p) or _covered(p, bound):
-            continue
-        if any(_covered(h, [p]) for h in hidden):
-            raise RuntimeError(f"read-only path {p} would expose the hidden folder")
-        _bind(p, newroot)
-        bound.append(p)
-    # ZeroMQ ipc sockets live next to the connection file
-    if conn.get("transport") == "ipc":
-        ipc_dir = os.path.dirname(os.path.abspath(conn["ip"]))
-        _bind(ipc_dir, newroot, readonly=False)
-    # home with the submission's non-notebook files
-    home = newroot + HOME
-    _mkdirs(home, 0o700)
-    os.chown(home, uid, uid)
-    os.chmod(home, 0o700)
-    copy_submission_files(cwd, home, int(cfg.get("copy_max_bytes", 50 * 1024 ** 2)), uid)
-    mpl = cfg.get("mpl_cache")
-    if mpl and os.path.isdir(mpl):
-        dst = newroot + "/tmp/matplotlib"
-        shutil.copytree(mpl, dst, symlinks=False)
-        for dp, dn, fn in os.walk(dst):
-            os.chown(dp, uid, uid)
-            for f in fn:
-                os.chown(os.path.join(dp, f), uid, uid)
-    # connection file (contains the HMAC key; readable by the kernel's uid only)
-    _mkdirs(newroot + os.path.dirname(CONN_IN_SANDBOX))
-    with open(conn_src) as fh:
-        data = fh.read()
-    path = newroot + CONN_IN_SANDBOX
-    with open(path, "w") as fh:
-        fh.write(data)
-    os.chown(path, uid, uid)
-    os.chmod(path, 0o600)
 
 
 def _drop_privileges(uid: int) -> None:
@@ -438,8 +234,7 @@ def run(argv: list[str]) -> int:
         raise SystemExit("kernel_sandbox: AEGRADE_SANDBOX_CONFIG is not set")
     with open(cfg_path) as fh:
         cfg = json.load(fh)
-    limits = dict(DEFAULT_LIMITS)
-    limits.update(cfg.get("limits") or {})
+    limits = dict(cfg["limits"])  # the grader always writes them (aegrade.defaults.KERNEL_LIMITS)
     level = cfg.get("level", "none")
     cwd = os.getcwd()
     parent = os.getppid()
@@ -556,84 +351,6 @@ def run(argv: list[str]) -> int:
             pass
     return code
 
-
-# --------------------------------------------------------------------------- probing
-def probe_level() -> tuple[str, str]:
-    """Find the strongest sandbox level this process can use.
-
-    Returns
-    -------
-    (level, detail) : tuple of str
-        ``level`` is ``"full"``, ``"uid"`` or ``"none"``; ``detail`` explains why.
-    """
-    if not sys.platform.startswith("linux"):
-        return "none", f"platform {sys.platform} has no Linux namespaces"
-    if os.geteuid() != 0:
-        return "none", "the grader is not running as root (cannot switch uid)"
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        msg = "ok"
-        try:
-            unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS)
-            mount(None, "/", None, MS_REC | MS_PRIVATE)
-            d = tempfile.mkdtemp(prefix="aegrade-probe-")
-            try:
-                mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m")
-                _bind("/usr", d)
-                umount_lazy(d)
-            finally:
-                os.rmdir(d)
-            c = os.fork()
-            if c == 0:
-                os._exit(0 if os.getpid() == 1 else 3)
-            _, st = os.waitpid(c, 0)
-            if not (os.WIFEXITED(st) and os.WEXITSTATUS(st) == 0):
-                msg = "new PID namespace did not start at pid 1"
-        except Exception as exc:  # noqa: BLE001
-            msg = repr(exc)
-        os.write(w, msg.encode()[:500])
-        os._exit(0)
-    os.close(w)
-    data = b""
-    while True:
-        chunk = os.read(r, 1024)
-        if not chunk:
-            break
-        data += chunk
-    os.close(r)
-    os.waitpid(pid, 0)
-    msg = data.decode() or "probe crashed"
-    if msg == "ok":
-        return "full", "root with mount/network/PID namespaces"
-    readable = _python_usable_by_other_uid()
-    if readable:
-        return "none", (f"root, but namespaces are unavailable ({msg}) and {readable}")
-    return "uid", f"root, but namespaces are unavailable ({msg})"
-
-
-def _python_usable_by_other_uid(uid: int = 1_899_999_999) -> str:
-    """'' if an unprivileged uid can run this Python installation, else why not."""
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            os.setgroups([])
-            os.setresgid(uid, uid, uid)
-            os.setresuid(uid, uid, uid)
-            os.stat(os.path.realpath(sys.executable))
-            os.listdir(os.path.join(sys.base_prefix, "lib"))
-            os.listdir(sys.prefix)
-            code = 0 if os.access(os.path.realpath(sys.executable), os.X_OK) else 1
-        except OSError:
-            code = 1
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
-        return ""
-    return f"an unprivileged uid cannot run {sys.executable} (its installation is not world-readable)"
 
 
 if __name__ == "__main__":

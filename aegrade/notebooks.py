@@ -1,0 +1,127 @@
+"""Reading nbgrader notebooks: cell sources, nbgrader's markers, and the reference answers.
+
+One home for what the grader, the preprocessors, the scan and the tests all need to read
+from a notebook (nbformat 4, as plain dicts or ``NotebookNode``).
+"""
+from __future__ import annotations
+
+import copy
+import html
+import json
+import re
+from pathlib import Path
+from typing import Mapping
+
+SOLUTION_BEGIN = "BEGIN SOLUTION"
+SOLUTION_END = "END SOLUTION"
+HIDDEN_BEGIN = "BEGIN HIDDEN TESTS"
+HIDDEN_END = "END HIDDEN TESTS"
+#: Hidden-test lines shorter than this are too generic to count as leaked (``assert ok``).
+MIN_LEAK_LINE = 12
+
+
+def cell_source(cell: Mapping) -> str:
+    """A cell's source as one string (nbformat allows a list of lines)."""
+    src = cell.get("source", "")
+    if isinstance(src, list):
+        return "".join(str(s) for s in src)
+    return str(src)
+
+
+def nbgrader_meta(cell: Mapping) -> dict:
+    """The cell's ``metadata.nbgrader`` (``{}`` when absent or malformed)."""
+    meta = cell.get("metadata", {}) or {}
+    nbg = meta.get("nbgrader", {}) if isinstance(meta, Mapping) else {}
+    return nbg if isinstance(nbg, Mapping) else {}
+
+
+def _regions(source: str, begin: str, end: str):
+    """``(inside, line)`` for every line of ``source``; marker lines themselves are ``None``."""
+    inside = False
+    for line in source.split("\n"):
+        if begin in line:
+            inside = True
+            yield None, line
+        elif end in line:
+            inside = False
+            yield None, line
+        else:
+            yield inside, line
+
+
+def strip_hidden(source: str) -> str:
+    """``source`` without its ``### BEGIN/END HIDDEN TESTS`` regions (as nbgrader releases it)."""
+    return "\n".join(line for inside, line in _regions(source, HIDDEN_BEGIN, HIDDEN_END)
+                     if inside is False)
+
+
+def hidden_lines(source: str) -> list[str]:
+    """The lines inside ``source``'s hidden-test regions."""
+    return [line for inside, line in _regions(source, HIDDEN_BEGIN, HIDDEN_END) if inside]
+
+
+def solution_lines(source: str) -> list[str]:
+    """The lines inside ``source``'s ``### BEGIN/END SOLUTION`` regions."""
+    return [line for inside, line in _regions(source, SOLUTION_BEGIN, SOLUTION_END) if inside]
+
+
+def strip_solution_markers(source: str) -> str:
+    """Drop nbgrader's ``### BEGIN/END SOLUTION`` marker lines (a student never sees them)."""
+    return "\n".join(line for line in source.split("\n")
+                     if SOLUTION_BEGIN not in line and SOLUTION_END not in line)
+
+
+def hidden_test_lines(source_notebooks) -> list[str]:
+    """The non-trivial (``>= MIN_LEAK_LINE`` characters), stripped lines of every hidden-test
+    region of the given source notebooks (paths or dicts)."""
+    out = []
+    for nb in source_notebooks:
+        if not isinstance(nb, Mapping):
+            nb = json.loads(Path(nb).read_text())
+        for cell in nb["cells"]:
+            out += [ln.strip() for ln in hidden_lines(cell_source(cell))
+                    if len(ln.strip()) >= MIN_LEAK_LINE]
+    return out
+
+
+def reference_submission(source_nb: Mapping, release_nb: Mapping | None = None) -> dict:
+    """A student-like submission that answers everything with the reference solution.
+
+    Parameters
+    ----------
+    source_nb : dict
+        The nbgrader source notebook (``solutions/<ps>/<ps>.ipynb``).
+    release_nb : dict, optional
+        The released notebook; when given, its cells (and metadata) are used and only the
+        answer cells are replaced.  Without it the release is imitated from the source:
+        hidden tests are removed from test cells.
+
+    Returns
+    -------
+    dict
+        The notebook as a student would submit it (no outputs).
+    """
+    answers = {}
+    for cell in source_nb["cells"]:
+        meta = nbgrader_meta(cell)
+        if meta.get("solution"):
+            answers[meta["grade_id"]] = strip_solution_markers(cell_source(cell))
+    nb = copy.deepcopy(dict(release_nb if release_nb is not None else source_nb))
+    for cell in nb["cells"]:
+        meta = nbgrader_meta(cell)
+        if release_nb is None and meta.get("grade") and not meta.get("solution"):
+            cell["source"] = strip_hidden(cell_source(cell))
+        if meta.get("solution") and meta.get("grade_id") in answers:
+            cell["source"] = answers[meta["grade_id"]]
+        if cell["cell_type"] == "code":
+            cell["outputs"] = []
+            cell["execution_count"] = None
+    return nb
+
+
+def html_text(page: str) -> str:
+    """The visible text of an HTML page, whitespace collapsed (code is split into
+    highlighted ``<span>`` tokens, so tags must go before looking for a source line)."""
+    text = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S | re.I)
+    text = html.unescape(re.sub(r"<[^>]+>", "", text))
+    return " ".join(text.split())
