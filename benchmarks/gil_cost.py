@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from autoencoder_np._crew import Crew  # noqa: E402
+from autoencoder_np._helper_threads import HelperThreads  # noqa: E402
 
 SHARE, N_VIS, CALLS_PER_ROUND = 64, 784, 10
 
@@ -103,7 +103,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=15)
     args = ap.parse_args(argv)
-    crew = Crew(1)
+    crew = HelperThreads(1)
     alone = min(best_us(lambda: repeated(0), args.rounds) for _ in range(2))
     threads = min(best_us(lambda: crew.run(repeated, 2), args.rounds) for _ in range(2))
     procs = in_two_processes(args.rounds) if hasattr(os, "fork") else [float("nan")] * 2

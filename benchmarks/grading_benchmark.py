@@ -8,7 +8,7 @@ The class is generated from the reference solutions: a third of the students sub
 reference, a third make one mistake in one answer, a third hand in the unanswered release.
 Both graders get the same submissions:
 
-* **ours**: ``tools.grading.autograde_dir`` (static scan, sandboxed kernels, forked workers),
+* **ours**: ``aegrade.autograde_dir`` (static scan, sandboxed kernels, forked workers),
   in one call for the whole class;
 * **plain**: ``nbgrader autograde <ps>`` (nbgrader 0.9.6 with its *default* configuration, no
   course hardening) run once per problem set on a copy of the course, as an instructor
@@ -31,13 +31,13 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))  # the class is built with the tests' corpus builder
 
 
 def build_class(course: Path, assignments: list, n_students: int, out: Path) -> dict:
     """Write the submissions; return ``{student: kind}``."""
-    from tools.grading import reference_submission
-    from tools.grading_corpus import find_target, wrong_submission, write_submission
+    from aegrade import reference_submission
+    from grading_corpus import find_target, wrong_submission, write_submission
 
     kinds = {}
     for i in range(n_students):
@@ -61,15 +61,15 @@ def build_class(course: Path, assignments: list, n_students: int, out: Path) -> 
 
 def run_ours(course: Path, submitted: Path, work: Path, workers: int) -> dict:
     t0 = time.perf_counter()
-    from tools import grading  # noqa: F401  (imports nbgrader through autograde_dir)
-    import nbgrader.apps.api  # noqa: F401
+    import nbgrader.apps.api  # noqa: F401  (what autograde_dir imports)
+
+    from aegrade import autograde_dir
 
     t_import = time.perf_counter() - t0
     t1 = time.perf_counter()
-    results = grading.autograde_dir(submitted, course_dir=course, work_dir=work,
-                                    workers=workers)
+    run = autograde_dir(submitted, course_dir=course, work_dir=work, workers=workers)
     total = time.perf_counter() - t1
-    meta = grading.last_run_meta()
+    results, meta = run.results, run.meta
     scores = {(s, a): rec["total"] for s, per in results.items() for a, rec in per.items()}
     statuses = {}
     for student, per in results.items():
@@ -92,8 +92,9 @@ def run_plain(course: Path, submitted: Path, work: Path, assignments: list) -> d
         "c.Execute.timeout = 60\n"
         f"c.Exchange.root = {str(work / 'exchange')!r}\n")
     (work / "exchange").mkdir(exist_ok=True)
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    from aegrade.course import env_bin_first
+
+    env = env_bin_first()
     env.pop("PYTHONPATH", None)
     nbgrader = [sys.executable, "-m", "nbgrader"]
 
@@ -138,7 +139,7 @@ def main(argv=None):
     ap.add_argument("--skip-plain", action="store_true")
     ap.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = ap.parse_args(argv)
-    from tools.grading import assignments_in
+    from aegrade import assignments_in
 
     assignments = assignments_in(REPO) if args.assignments == "all" else args.assignments.split(",")
     tmp = Path(tempfile.mkdtemp(prefix="grading-bench-"))

@@ -528,7 +528,7 @@ def adversarial_corpus(source_nb: dict, release_nb: dict | None, target: Target,
                         cmd = open(f'/proc/{pid}/cmdline', 'rb').read()
                     except OSError:
                         continue
-                    if b'pytest' in cmd or b'nbgrader' in cmd or b'tools.grading' in cmd:
+                    if b'pytest' in cmd or b'nbgrader' in cmd or b'aegrade' in cmd:
                         return True
             ''')), scores="full", layer="sandbox (PID namespace)")
     add("os-disk-fill", "writes a 1 GB file", "graded",
@@ -588,7 +588,7 @@ def honest_class(source_nb: dict, release_nb: dict | None, target: Target) -> di
 
 
 def _imitate_release(source_nb: dict) -> dict:
-    from tools.grading_scan import _strip_hidden
+    from aegrade.notebooks import strip_hidden as _strip_hidden
 
     nb = copy.deepcopy(source_nb)
     for cell in nb["cells"]:

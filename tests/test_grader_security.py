@@ -286,7 +286,7 @@ def test_no_sandboxed_process_survives(sandbox_run):
             break
         time.sleep(0.25)
     assert not leftovers
-    assert not (Path("/work/main") / "pwned.txt").exists()
+    assert not (REPO / "pwned.txt").exists()
 
 
 # ---------------------------------------------------------------------------- nothing changed

@@ -20,6 +20,15 @@ def _error_output(ename: str, evalue: str) -> NotebookNode:
                         traceback=[f"{ename}: {evalue}"])
 
 
+#: nbclient's private methods this class overrides, with the parameters it relies on. nbclient is
+#: pinned to the tested range in ``pyproject.toml``; ``tests/test_packaging.py`` fails loudly when
+#: a release renames them, changes their parameters or stops calling them.
+NBCLIENT_PRIVATE_HOOKS = {
+    "_get_timeout": ("self", "cell"),
+    "_async_handle_timeout": ("self", "timeout", "cell"),
+}
+
+
 class SandboxedExecute(_StatusMixin, Execute):
     """nbgrader's ``Execute`` with a per-notebook wall clock and streaming output caps."""
 

@@ -68,7 +68,7 @@ def _log(cfg: dict, msg: str) -> None:
     if path:
         try:
             with open(path, "a") as fh:
-                fh.write(f"[kernel_sandbox {os.getpid()}] {msg}\n")
+                fh.write(f"[aegrade sandbox {os.getpid()}] {msg}\n")
         except OSError:
             pass
 
@@ -79,7 +79,7 @@ def _parse_argv(argv: list[str]) -> str:
             return argv[i + 1]
         if a.startswith("-f=") or a.startswith("--f="):
             return a.split("=", 1)[1]
-    raise SystemExit("kernel_sandbox: missing -f {connection_file}")
+    raise SystemExit("aegrade sandbox: missing -f {connection_file}")
 
 
 def kernel_env(cfg: dict, home: str, tmp: str) -> dict:
@@ -143,7 +143,7 @@ def _drop_privileges(uid: int) -> None:
     os.setresuid(uid, uid, uid)
     prctl(PR_SET_NO_NEW_PRIVS, 1)
     if os.getuid() == 0 or os.geteuid() == 0:  # pragma: no cover - paranoia
-        raise SystemExit("kernel_sandbox: could not drop privileges")
+        raise SystemExit("aegrade sandbox: could not drop privileges")
 
 
 def _exec_kernel(cfg: dict, conn_path: str, env: dict) -> None:
@@ -231,7 +231,7 @@ def run(argv: list[str]) -> int:
     conn_src = _parse_argv(argv)
     cfg_path = os.environ.get("AEGRADE_SANDBOX_CONFIG")
     if not cfg_path:
-        raise SystemExit("kernel_sandbox: AEGRADE_SANDBOX_CONFIG is not set")
+        raise SystemExit("aegrade sandbox: AEGRADE_SANDBOX_CONFIG is not set")
     with open(cfg_path) as fh:
         cfg = json.load(fh)
     limits = dict(cfg["limits"])  # the grader always writes them (aegrade.defaults.KERNEL_LIMITS)
@@ -302,12 +302,12 @@ def run(argv: list[str]) -> int:
                         _drop_privileges(uid)
                     _exec_kernel(cfg, conn_path, env)
                 except BaseException as exc:  # noqa: BLE001
-                    sys.stderr.write(f"kernel_sandbox: cannot start kernel: {exc!r}\n")
+                    sys.stderr.write(f"aegrade sandbox: cannot start kernel: {exc!r}\n")
                 finally:
                     os._exit(127)
             code = _init_loop(kpid)
         except BaseException as exc:  # noqa: BLE001
-            sys.stderr.write(f"kernel_sandbox: {exc!r}\n")
+            sys.stderr.write(f"aegrade sandbox: {exc!r}\n")
         finally:
             os._exit(code)
 
