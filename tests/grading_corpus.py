@@ -24,19 +24,17 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aegrade.notebooks import reference_submission
+from aegrade.notebooks import cell_source, nbgrader_meta, reference_submission
 
-__all__ = ["Case", "Target", "adversarial_corpus", "find_target", "honest_class",
+__all__ = ["Case", "Target", "adversarial_corpus", "find_target", "honest_class", "in_kernel_cheats",
            "toy_source_notebook", "write_submission", "write_toy_course", "wrong_submission"]
 
 
 # --------------------------------------------------------------------------- notebooks
-def _meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
+_meta = nbgrader_meta   # the grader's own readers
 
 
-def _src(cell) -> str:
-    return cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+_src = cell_source
 
 
 def _find(nb, grade_id):
@@ -528,7 +526,9 @@ def adversarial_corpus(source_nb: dict, release_nb: dict | None, target: Target,
                         cmd = open(f'/proc/{pid}/cmdline', 'rb').read()
                     except OSError:
                         continue
-                    if b'pytest' in cmd or b'nbgrader' in cmd or b'aegrade' in cmd:
+                    # the grader: pytest, nbgrader, or the aegrade command (the sandbox's own
+                    # launcher, .../aegrade/sandbox/launcher.py, is the namespace's init)
+                    if b'pytest' in cmd or b'nbgrader' in cmd or b'aegrade' + bytes(1) in cmd:
                         return True
             ''')), scores="full", layer="sandbox (PID namespace)")
     add("os-disk-fill", "writes a 1 GB file", "graded",
@@ -570,10 +570,80 @@ def adversarial_corpus(source_nb: dict, release_nb: dict | None, target: Target,
                           "    signal.signal(signal.SIGINT, signal.SIG_IGN)  # ipykernel resets it per cell\n"
                           "    while True:\n        pass\n"),
         scores="unresponsive", layer="pipeline (kernel killed)")
-    add("os-input-transformer", "(control) an in-kernel cheat: the scan is the defence for "
-        "these, so with the scan off it is expected to WORK", "graded",
+    add("os-input-transformer", "an in-kernel cheat with the scan off: every later cell emptied "
+        "(the tests decided outside the kernel see no right value)", "graded",
         _append(ref, sol, "get_ipython().input_transformers_cleanup.append(lambda lines: [])\n"
-                + _wrap(target)), scores="full", layer="scan only")
+                + _wrap(target)), scores="unresponsive", layer="verdicts outside the kernel")
+    return cases
+
+
+def in_kernel_cheats(source_nb: dict, release_nb: dict | None, target: Target) -> list:
+    """Run 3: cheats that never leave the kernel, each with a wrong answer, graded with the static
+    scan OFF. Tests are decided in the grader's process, so each must score zero on the attacked
+    problem (``scores="attacked_zero"``: earlier problems keep their marks, later ones may suffer
+    from the cheat's side effects)."""
+    ref = reference_submission(source_nb, release_nb)
+    f, sol = target.function, target.solution_id
+    cases: list[Case] = []
+
+    def add(name, what, code):
+        cases.append(Case(name, what, "graded", "attacked_zero", "", _append(ref, sol, code + _wrap(target)),
+                          layer="verdicts outside the kernel"))
+
+    add("formatter-input-transformer", "reaches the shell through string.Formatter().get_field "
+        "(no name the scan knows) and turns every later cell into `pass`", textwrap.dedent(f'''\
+            import string
+            _ns = string.Formatter().get_field("0._" + "_globals__", ({f},), {{}})[0]
+            _ns["get_" + "ipython"]().input_transformers_post.append(lambda lines: ["pass\\n"])
+            '''))
+    add("namespace-ast-transformer", "an AST transformer that deletes every assert, registered "
+        "through the namespace's shell", textwrap.dedent('''\
+            import ast
+            class _NoAsserts(ast.NodeTransformer):
+                def visit_Assert(self, node):
+                    return None
+            globals()["get_ipython"]().ast_transformers.append(_NoAsserts())
+            '''))
+    add("monkeypatch-numpy", "numpy's comparisons and testing helpers always succeed",
+        "np.allclose = lambda *a, **k: True\nnp.array_equal = lambda *a, **k: True\n"
+        "np.testing.assert_allclose = lambda *a, **k: None\n")
+    add("rebind-builtins", "rebinds isinstance, abs, all and type in the namespace and in builtins",
+        "import builtins\ndef isinstance(*a):\n    return True\nabs = lambda x: 0\n"
+        "all = lambda it: True\nbuiltins.all = all\nbuiltins.abs = abs\n")
+    add("frame-inspection", "reads the caller's frame (whatever calls the function) and returns "
+        "what it finds there", textwrap.dedent(f'''\
+            import inspect
+            _real_{f} = {f}
+            def _peek(*args, **kwargs):
+                frame = inspect.currentframe().f_back
+                for value in list(frame.f_locals.values()) + list(frame.f_globals.values()):
+                    if isinstance(value, dict) and "want" in value:
+                        return value["want"]
+                return _real_{f}(*args, **kwargs)
+            {f} = _peek
+            '''))
+    add("settrace", "sys.settrace rewrites the locals of every frame that holds a result",
+        textwrap.dedent('''\
+            import sys
+            def _tracer(frame, event, arg):
+                if event == "return" and "value" in frame.f_locals:
+                    frame.f_locals["ok"] = True
+                return _tracer
+            sys.settrace(_tracer)
+            '''))
+    add("fake-results", "prints results that look like the grader's, and forges a well-formed reply "
+        "to every call of the grader's (it cannot know the values)", textwrap.dedent('''\
+            import json, re
+            print("aegrade result: test_" + "passed " * 20)
+            def _forge(lines):
+                text = "".join(lines)
+                m = re.search(r"'_NONCE': '([0-9a-f]+)'", text)
+                if not m:
+                    return lines
+                reply = json.dumps({"value": {"__float__": (1.0).hex()}, "args": [], "kwargs": {"__dict__": []}})
+                return ["input(%r)\\n" % (m.group(1) + " R " + reply)]
+            get_ipython().input_transformers_post.append(_forge)
+            '''))
     return cases
 
 

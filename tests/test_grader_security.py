@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import sqlite3
@@ -33,8 +34,8 @@ from aegrade import autograde_dir, reference_submission
 from aegrade.cli import main as aegrade_main
 from aegrade.isolation import isolation_level
 from aegrade.scan import build_context, scan_notebook, scan_source
-from grading_corpus import (adversarial_corpus, find_target, honest_class, toy_source_notebook,
-                            write_submission, write_toy_course)
+from grading_corpus import (adversarial_corpus, find_target, honest_class, in_kernel_cheats,
+                            toy_source_notebook, write_submission, write_toy_course)
 
 pytestmark = pytest.mark.slow  # starts Jupyter kernels (make test-fast leaves these out)
 
@@ -115,8 +116,11 @@ def _grade(arena, name: str, scan: bool):
     target = find_target(source, ASSIGNMENT)
     paths = {"course": str(course), "work": str(work), "submitted": str(sub),
              "victim": "honest-reference", "port": arena["port"], "repo": str(REPO)}
-    cases = adversarial_corpus(source, release, target, paths=paths, scan=scan,
-                               wall_sleep=WALL_SLEEP if scan else 0)
+    if name == "in-kernel":
+        cases = in_kernel_cheats(source, release, target)
+    else:
+        cases = adversarial_corpus(source, release, target, paths=paths, scan=scan,
+                                   wall_sleep=WALL_SLEEP if scan else 0)
     for student, (nb, _) in honest_class(source, release, target).items():
         write_submission(sub, student, ASSIGNMENT, nb)
     for case in cases:
@@ -135,6 +139,12 @@ def _grade(arena, name: str, scan: bool):
 @pytest.fixture(scope="module")
 def scan_run(arena):
     return _grade(arena, "scan", scan=True)
+
+
+@pytest.fixture(scope="module")
+def in_kernel_run(arena):
+    """Run 3: the static scan off, every in-kernel cheat on (each with a wrong answer)."""
+    return _grade(arena, "in-kernel", scan=False)
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +169,9 @@ def _expected(kind: str, target, maxima: dict) -> dict:
     elif kind == "unresponsive":
         for g in [target.test_id] + target.later:
             exp[g] = 0.0
+    elif kind == "attacked_zero":  # earlier problems keep their marks; later ones are not asserted
+        exp = {g: m for g, m in maxima.items() if g not in target.later}
+        exp[target.test_id] = 0.0
     return exp
 
 
@@ -177,14 +190,16 @@ def _check(run, name):
         return
     assert rec["status"] == case.expect, (name, case.what, rec)
     if case.expect == "graded":
-        assert _auto_scores(rec) == _expected(case.scores, run["target"], _maxima(run)), (name, rec)
+        want = _expected(case.scores, run["target"], _maxima(run))
+        got = {g: v for g, v in _auto_scores(rec).items() if g in want}
+        assert got == want, (name, rec)
     else:
         assert rec["total"] is None and rec["problems"] == {}, rec  # never a silent zero
         assert case.reason.lower() in rec["reason"].lower(), (case.reason, rec["reason"])
 
 
 # ---------------------------------------------------------------------------- corpus
-def test_the_corpus_is_large_and_covers_issue_7():
+def test_the_corpus_is_large_and_covers_every_kind_of_attack():
     names = set(SCAN_CASES) | set(SANDBOX_CASES)
     assert len(SCAN_CASES) >= 20 and len(names) >= 30
     for required in ("cheat-allclose", "cheat-input-transformer", "cheat-ast-transformer",
@@ -245,12 +260,41 @@ def test_work_gradebook_holds_only_honest_grades(scan_run):
 # ---------------------------------------------------------------------------- run 2: scan off
 @pytest.mark.parametrize("name", SANDBOX_CASES)
 def test_sandbox_run_outcome(sandbox_run, name):
-    if name == "os-input-transformer":
-        # control: in-kernel cheats are the static scan's job; with it off this one works
-        rec = sandbox_run["results"][name][ASSIGNMENT]
-        assert rec["status"] == "graded" and _auto_scores(rec) == _maxima(sandbox_run)
-        return
     _check(sandbox_run, name)
+
+
+# ---------------------------------------------------------------------------- run 3: in-kernel cheats
+IN_KERNEL_CASES = [c.name for c in in_kernel_cheats(_source(), _release(), find_target(_source(), ASSIGNMENT))]
+
+
+def test_the_in_kernel_corpus_covers_every_route():
+    assert set(IN_KERNEL_CASES) >= {"formatter-input-transformer", "namespace-ast-transformer",
+                                    "monkeypatch-numpy", "rebind-builtins", "frame-inspection",
+                                    "settrace", "fake-results"}
+
+
+@pytest.mark.parametrize("name", IN_KERNEL_CASES)
+def test_in_kernel_cheat_scores_zero_on_the_attacked_problem(in_kernel_run, name):
+    assert in_kernel_run["meta"]["static_scan"] is False
+    _check(in_kernel_run, name)
+
+
+def test_in_kernel_run_grades_the_rest_of_the_class(in_kernel_run):
+    results, target, maxima = in_kernel_run["results"], in_kernel_run["target"], _maxima(in_kernel_run)
+    for student, (_, kind) in honest_class(_source(), _release(), target).items():
+        assert _auto_scores(results[student][ASSIGNMENT]) == _expected(kind, target, maxima), student
+
+
+def test_feedback_of_a_failed_hidden_check_shows_no_expected_value(in_kernel_run):
+    """The error a student reads for a failed hidden test names no expected value."""
+    nb = json.loads((in_kernel_run["work"] / "course" / "autograded" / "honest-wrong" / ASSIGNMENT
+                     / f"{ASSIGNMENT}.ipynb").read_text())
+    target = in_kernel_run["target"]
+    cell = next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == target.test_id)
+    errors = [o for o in cell["outputs"] if o["output_type"] == "error"]
+    assert len(errors) == 1, cell["outputs"]
+    text = errors[0]["evalue"] + "".join(errors[0]["traceback"])
+    assert not re.search(r"\d\.\d{3}", text), text  # no numbers from the reference
 
 
 def test_sandbox_run_grades_the_rest_of_the_class(sandbox_run):
@@ -290,8 +334,8 @@ def test_no_sandboxed_process_survives(sandbox_run):
 
 
 # ---------------------------------------------------------------------------- nothing changed
-def test_course_gradebook_and_submissions_are_byte_identical(arena, scan_run, request):
-    runs = [scan_run]
+def test_course_gradebook_and_submissions_are_byte_identical(arena, scan_run, in_kernel_run, request):
+    runs = [scan_run, in_kernel_run]
     level, _ = isolation_level()
     if level == "full":
         runs.append(request.getfixturevalue("sandbox_run"))

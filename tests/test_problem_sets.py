@@ -20,7 +20,6 @@ import ast
 import asyncio
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -32,6 +31,8 @@ import nbformat
 import pytest
 
 from aegrade import assignments_in, autograde_dir, reference_submission
+from aegrade.checks import helpers as check_helpers
+from aegrade.notebooks import cell_source, hidden_lines, nbgrader_meta, strip_hidden
 from aegrade.course import env_bin_first
 from problem_set_mutations import MUTATIONS, apply_edits
 
@@ -54,12 +55,8 @@ def _read(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _source(cell: dict) -> str:
-    return cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
-
-
-def _meta(cell: dict) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
+_source = cell_source   # one way to read a cell, the grader's
+_meta = nbgrader_meta
 
 
 def _source_nb(assignment: str) -> dict:
@@ -135,6 +132,24 @@ def test_each_answer_is_followed_by_its_own_test_cell(assignment):
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_hidden_tests_take_their_helpers_from_the_grader_never_a_pasted_copy(assignment):
+    """The helpers live once, in aegrade.checks.helpers: a hidden region imports them and
+    defines none of them (a pasted copy could drift, and would not call into the kernel)."""
+    shared = set(check_helpers.__all__)
+    for cell in _source_nb(assignment)["cells"]:
+        region = "\n".join(hidden_lines(_source(cell)))
+        if not region:
+            continue
+        tree = ast.parse(region)
+        defined = {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+        assert not defined & shared, f"{_meta(cell)['grade_id']} defines {defined & shared} itself"
+        imports = [n for n in tree.body if isinstance(n, ast.ImportFrom) and n.module == "aegrade.checks.helpers"]
+        used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} & shared
+        imported = {a.name for n in imports for a in n.names}
+        assert used <= imported, f"{_meta(cell)['grade_id']} uses {used - imported} without importing them"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_test_cells_end_with_a_statement_not_an_expression(assignment):
     """nbgrader turns a test cell's final value into a (partial) score: forbid one, in the full
     cell (graded) and in its visible part (what a student sees and runs)."""
@@ -142,7 +157,7 @@ def test_test_cells_end_with_a_statement_not_an_expression(assignment):
         if not (_meta(cell).get("grade") and cell["cell_type"] == "code"):
             continue
         full = _source(cell)
-        visible = re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", full, flags=re.S)
+        visible = strip_hidden(full)
         for name, src in (("full", full), ("visible", visible)):
             body = ast.parse(src).body
             assert body, f"{_meta(cell)['grade_id']}: empty"

@@ -8,11 +8,14 @@ from queue import Empty
 from nbclient.exceptions import DeadKernelError
 from nbclient.util import ensure_async, run_sync
 from nbformat.notebooknode import NotebookNode
-from traitlets import Float, Integer
+from traitlets import Bool, Float, Integer
 
 from nbgrader.preprocessors import Execute
 
+from ..checks import TrustedTests
+from ..checks.remote import KernelGone, StudentKernel
 from ..defaults import MAX_CELL_CHARS, WALL_LIMIT
+from ..notebooks import nbgrader_meta, strip_hidden
 from .status import SubmissionUngradable, _StatusMixin
 
 def _error_output(ename: str, evalue: str) -> NotebookNode:
@@ -39,6 +42,10 @@ class SandboxedExecute(_StatusMixin, Execute):
     max_cell_chars = Integer(
         MAX_CELL_CHARS, help="Characters of output kept per cell while executing."
     ).tag(config=True)
+    tests_outside_kernel = Bool(
+        True, help="Decide test cells in the grader's process (the kernel runs only their visible "
+                   "part); False: nbgrader's way, the whole cell in the kernel."
+    ).tag(config=True)
 
     def preprocess(self, nb, resources, km=None):
         self._t0 = time.monotonic()
@@ -47,9 +54,11 @@ class SandboxedExecute(_StatusMixin, Execute):
         self._cell_chars: dict[int, int] = {}
         self._truncated: set[int] = set()
         self._running_index = None
+        self._trusted = None
+        self._student_kernel = None
         try:
             result = super().preprocess(nb, resources, km=km)
-        except DeadKernelError:
+        except (DeadKernelError, KernelGone):
             cell = self._describe(nb, self._running_index)
             self._update_status(resources, status="ungraded",
                                 reason=f"kernel died while running {cell}")
@@ -57,6 +66,9 @@ class SandboxedExecute(_StatusMixin, Execute):
         except SubmissionUngradable as exc:
             self._update_status(resources, status="ungraded", reason=str(exc))
             raise
+        finally:
+            if self._student_kernel is not None:
+                self._student_kernel.close()
         notes = []
         if self._timeouts:
             notes.append("timed out: " + ", ".join(self._describe(nb, i) for i in self._timeouts))
@@ -106,14 +118,76 @@ class SandboxedExecute(_StatusMixin, Execute):
                 f"{self._describe(self.nb, cell_index)}")
         self._running_index = cell_index
         n_timeouts = len(self._timeouts)
-        cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        meta = nbgrader_meta(cell)
+        is_test = bool(meta.get("grade")) and not meta.get("solution") and self.tests_outside_kernel
+        full_source = cell.source
+        if is_test:
+            cell.source = strip_hidden(full_source)  # the kernel never sees the hidden tests
+        try:
+            cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        finally:
+            cell.source = full_source
         if len(self._timeouts) > n_timeouts and not await self._kernel_responds():
             self._unresponsive = cell_index
             try:
                 await ensure_async(self.km.shutdown_kernel(now=True))
             except Exception:  # noqa: BLE001
                 pass
+        if self.tests_outside_kernel and meta.get("grade_id"):
+            await self._decide(cell, cell_index, meta, is_test)
         return cell
+
+    # -- test cells decided in the grader's process ---------------------------------------
+    async def _decide(self, cell, cell_index, meta, is_test) -> None:
+        """Run an instructor cell in the trusted namespace; a test cell's outputs then carry
+        the grader's verdict only (nbgrader scores a test cell by whether it shows an error)."""
+        trusted = self._trusted_tests()
+        gid = meta["grade_id"]
+        if gid not in trusted.cells:
+            return
+        if not is_test:
+            if not meta.get("solution"):
+                trusted.setup(gid)
+            return
+        if self._unresponsive is not None:
+            verdict_error = ("KernelUnresponsive", "not checked: the kernel stopped responding")
+        else:
+            # a test cell's checks get the cell timeout, within the notebook's wall-clock budget
+            self._deadline_at = time.monotonic() + min(float(self.timeout or 60), max(0.0, self._remaining()))
+            verdict = trusted.check(gid)
+            verdict_error = None if verdict.passed else (verdict.ename or "AssertionError", verdict.message)
+            if verdict.ename == "CheckTimeout" and not await self._kernel_responds():
+                # a call ran out of time and the kernel ignored the interrupt: later cells are
+                # not executed (zero), as when a cell itself times out
+                self._timeouts.append(cell_index)
+                self._unresponsive = cell_index
+                try:
+                    await ensure_async(self.km.shutdown_kernel(now=True))
+                except Exception:  # noqa: BLE001
+                    pass
+        kept = [o for o in cell.outputs
+                if (o.output_type == "stream" and o.get("name") == "stdout") or o.output_type == "display_data"]
+        if verdict_error is not None:
+            kept.append(_error_output(*verdict_error))
+        cell.outputs = kept
+
+    def _trusted_tests(self) -> TrustedTests:
+        if self._trusted is None:
+            from nbgrader.api import Gradebook
+
+            nbg = self.resources["nbgrader"]
+            with Gradebook(nbg["db_url"]) as gb:
+                source_nb = gb.find_notebook(nbg["notebook"], nbg["assignment"])
+                cells = {c.name: (c.source, c.cell_type, bool(c.locked)) for c in source_nb.source_cells}
+                solutions = {c.name for c in source_nb.solution_cells}
+                tests = {c.name for c in source_nb.grade_cells} - solutions
+            self._student_kernel = StudentKernel(self.km, self._check_deadline)
+            self._trusted = TrustedTests(cells, solutions, tests, self._student_kernel)
+        return self._trusted
+
+    def _check_deadline(self) -> float:
+        """When the current test cell's checks must end (set as each one starts)."""
+        return self._deadline_at
 
     execute_cell = run_sync(async_execute_cell)
 
