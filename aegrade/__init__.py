@@ -8,6 +8,7 @@ A submission's path from ``aegrade autograde`` to the grades CSV::
         workers      (forked nbgrader workers, one submission at a time each, watchdog)
           preprocessors  (restore cell metadata, static scan, sandboxed execution, output caps)
             sandbox      (the kernel's own uid, namespaces, limits; standard library only)
+            checks       (each test cell decided in the worker's process, never in the kernel)
         gradebook    (scores back from the run's gradebook; flagged/ungraded removed)
     -> gradebook.publish  (autograded/, gradebook.db, autograded/.grading/report.json)
     -> commands.cmd_grades -> gradebook.grades_rows -> grades.csv
@@ -15,7 +16,8 @@ A submission's path from ``aegrade autograde`` to the grades CSV::
 The modules: :mod:`.defaults`, :mod:`.options`, :mod:`.course`, :mod:`.notebooks`,
 :mod:`.submissions`, :mod:`.isolation`, :mod:`.nbgrader_setup`, :mod:`.sandbox_setup`,
 :mod:`.workers`, :mod:`.run`, :mod:`.gradebook`, :mod:`.report`, :mod:`.commands`,
-:mod:`.cli`; the subpackages :mod:`.preprocessors`, :mod:`.scan` and :mod:`.sandbox`.
+:mod:`.cli`; the subpackages :mod:`.preprocessors`, :mod:`.checks`, :mod:`.scan` and
+:mod:`.sandbox`.
 """
 from .course import assignments_in
 from .notebooks import reference_submission

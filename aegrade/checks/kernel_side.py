@@ -6,26 +6,30 @@ notebook's namespace, calls it on the decoded arguments, and sends back, through
 the call, or the exception raised. A function the grader passed as an argument becomes a stub
 that asks the grader to call it. Nothing here decides a score: the grader does, on the data.
 
-Never imported: the grader reads this file and runs it after the codec, with ``_USER_NS``,
-``_NONCE`` and ``_REQUEST`` set (hence the names the linter cannot see).
+Never imported here: the grader reads this file and, on its first call into a kernel, installs it
+after the codec as a module of that kernel (``_aegrade_call``); each call then runs
+``run(notebook namespace, nonce, request)``. A student's code can change or remove that module:
+then no right value comes back, and the check fails.
 """
 import warnings as _warnings
 
 
-def _reply(tag, payload):
+def _reply(nonce, tag, payload):
     """Send one message to the grader; return its answer."""
-    return input(_NONCE + " " + tag + " " + payload)  # noqa: F821 - set by the grader
+    return input(nonce + " " + tag + " " + payload)
 
 
-def _grader_callable(index):
-    def call(*args, **kwargs):
-        answer = json.loads(_reply("C", json.dumps({"i": index, "args": encode(list(args)),  # noqa: F821
-                                                        "kwargs": encode(kwargs)})))  # noqa: F821
-        if "raised" in answer:
-            kind = {"ValueError": ValueError, "TypeError": TypeError}.get(answer["raised"][0], RuntimeError)
-            raise kind(answer["raised"][1])
-        return decode(answer["value"])  # noqa: F821
-    return call
+def _grader_callable(nonce):
+    def make(index):
+        def call(*args, **kwargs):
+            answer = json.loads(_reply(nonce, "C", json.dumps({"i": index, "args": encode(list(args)),  # noqa: F821
+                                                                   "kwargs": encode(kwargs)})))  # noqa: F821
+            if "raised" in answer:
+                kind = {"ValueError": ValueError, "TypeError": TypeError}.get(answer["raised"][0], RuntimeError)
+                raise kind(answer["raised"][1])
+            return decode(answer["value"])  # noqa: F821
+        return call
+    return make
 
 
 def _kernel_code(source, name):
@@ -36,24 +40,31 @@ def _kernel_code(source, name):
     return namespace[name]
 
 
-def _run(request):
-    fn = _USER_NS.get(request["name"])  # noqa: F821 - the notebook's namespace, set by the grader
+def run(user_ns, nonce):
+    """Ask the grader for its request (through the input channel: large arguments in the code
+    of an execute request would cost IPython's input transformation dearly), call
+    ``request["name"]`` of the notebook's namespace ``user_ns``, reply to the grader."""
+    request = json.loads(_reply(nonce, "Q", ""))  # noqa: F821
+    fn = user_ns.get(request["name"])
     try:
         if fn is None:
             raise NameError(f"name {request['name']!r} is not defined")
-        args = decode(request["args"], _grader_callable, 0, _kernel_code)  # noqa: F821
-        kwargs = decode(request["kwargs"], _grader_callable, 0, _kernel_code)  # noqa: F821
+        make = _grader_callable(nonce)
+        args = decode(request["args"], make, 0, _kernel_code)  # noqa: F821
+        kwargs = decode(request["kwargs"], make, 0, _kernel_code)  # noqa: F821
+        args_before, kwargs_before = encode(args, []), encode(kwargs, [])  # noqa: F821
         stable = bool(request["stable"])
         with _warnings.catch_warnings():
             _warnings.simplefilter("error" if stable else "ignore")
             with np.errstate(all="raise" if stable else "ignore", under="ignore"):  # noqa: F821
                 value = fn(*args, **kwargs)
-        out = {"value": encode(value), "args": encode(args, []), "kwargs": encode(kwargs, [])}  # noqa: F821
+        args_after, kwargs_after = encode(args, []), encode(kwargs, [])  # noqa: F821
+        # the arguments travel back only when the call changed them (None: as they were sent)
+        out = {"value": encode(value),  # noqa: F821
+               "args": None if args_after == args_before else args_after,
+               "kwargs": None if kwargs_after == kwargs_before else kwargs_after}
     except KeyboardInterrupt:
         raise  # the grader interrupted a call that ran out of time: end it, reply nothing
     except BaseException as exc:  # noqa: BLE001 - everything goes back as data
         out = {"raised": [type(exc).__name__, str(exc)[:1000]]}
-    _reply("R", json.dumps(out))  # noqa: F821
-
-
-_run(_REQUEST)  # noqa: F821 - set by the grader
+    _reply(nonce, "R", json.dumps(out))  # noqa: F821

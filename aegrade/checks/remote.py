@@ -33,6 +33,15 @@ RERAISED["LinAlgError"] = np.linalg.LinAlgError
 #: The codec and the kernel side, as one program (read, never imported: kernel_side.py runs its
 #: request when executed).
 _KERNEL_SOURCE = inspect.getsource(codec) + "\n" + (Path(__file__).parent / "kernel_side.py").read_text()
+#: What each call runs in the kernel, in a namespace of its own: the first call of a client also
+#: installs the codec and kernel side as the kernel's module ``_aegrade_call``.
+_CALL = """import sys, types
+if 'SOURCE' in globals():
+    module = types.ModuleType('_aegrade_call')
+    exec(SOURCE, module.__dict__)
+    sys.modules['_aegrade_call'] = module
+sys.modules['_aegrade_call'].run(USER, NONCE)
+"""
 
 
 class StudentCodeError(Exception):
@@ -64,6 +73,7 @@ class StudentKernel:
         self.kc = km.blocking_client()
         self.kc.start_channels(shell=True, iopub=False, stdin=True, hb=False, control=False)
         self.calls = 0
+        self.installed = False  # the kernel side is sent with the first call
 
     def close(self) -> None:
         self.kc.stop_channels()
@@ -76,10 +86,11 @@ class StudentKernel:
         grader_callables: list = []
         request = {"name": name, "args": codec.encode(list(args), grader_callables),
                    "kwargs": codec.encode(dict(kwargs), grader_callables), "stable": bool(stable)}
-        code = ("exec(" + repr(_KERNEL_SOURCE) + ", {'__name__': 'aegrade_call', '_USER_NS': globals(), "
-                "'_NONCE': " + repr(nonce) + ", '_REQUEST': " + repr(request) + "})")
+        code = ("exec(" + repr(_CALL) + ", {'USER': globals(), 'NONCE': " + repr(nonce)
+                + (", 'SOURCE': " + repr(_KERNEL_SOURCE) if not self.installed else "") + "})")
+        self.installed = True
         msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=True)
-        reply = self._serve(msg_id, nonce, grader_callables)
+        reply = self._serve(msg_id, nonce, json.dumps(request), grader_callables)
         if "raised" in reply:
             kind, message = (list(reply["raised"]) + ["", ""])[:2]
             exc = RERAISED.get(str(kind))
@@ -87,11 +98,12 @@ class StudentKernel:
                 raise StudentCodeError(f"{name} raised {kind}: {message}")
             raise exc(f"{message}")
         placeholder = lambda index: None  # noqa: E731 - the grader's own functions, sent back
-        return (codec.decode(reply["value"]), codec.decode(reply["args"], placeholder),
-                codec.decode(reply["kwargs"], placeholder))
+        args_after = args if reply["args"] is None else codec.decode(reply["args"], placeholder)
+        kwargs_after = kwargs if reply["kwargs"] is None else codec.decode(reply["kwargs"], placeholder)
+        return codec.decode(reply["value"]), args_after, kwargs_after
 
     # ------------------------------------------------------------------ the conversation
-    def _serve(self, msg_id, nonce, grader_callables) -> dict:
+    def _serve(self, msg_id, nonce, request_text, grader_callables) -> dict:
         result, done = None, False
         while not done or result is None:
             if time.monotonic() > self.deadline():
@@ -109,6 +121,8 @@ class StudentKernel:
                 if ours and prompt.startswith(nonce + " R ") and result is None:
                     result = self._parse_result(prompt[len(nonce) + 3:])
                     self.kc.input("")
+                elif ours and prompt.startswith(nonce + " Q"):
+                    self.kc.input(request_text)
                 elif ours and prompt.startswith(nonce + " C "):
                     self.kc.input(self._call_back(prompt[len(nonce) + 3:], grader_callables))
                 else:

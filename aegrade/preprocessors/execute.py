@@ -151,6 +151,9 @@ class SandboxedExecute(_StatusMixin, Execute):
             return
         if self._unresponsive is not None:
             verdict_error = ("KernelUnresponsive", "not checked: the kernel stopped responding")
+        elif cell_index in self._timeouts:
+            # its visible part already ran out of time in the kernel: the full test would too
+            verdict_error = ("CellTimeoutError", "the test did not finish within the time limit")
         else:
             # a test cell's checks get the cell timeout, within the notebook's wall-clock budget
             self._deadline_at = time.monotonic() + min(float(self.timeout or 60), max(0.0, self._remaining()))
