@@ -73,16 +73,28 @@ PROBLEM_SETS = sorted(p.name for p in (REPO / "solutions").iterdir()
 COURSE_FILES = ("nbgrader_config.py", "solutions", "exercises", "tools", "autoencoder_np", "pyproject.toml")
 STUDENT_CONFIG = REPO / "tools" / "class_server_nbgrader_config.py"
 
-#: Runs ``nbgrader <args>`` for each args of a JSON list (argv[1]) in one process, as the
-#: ``nbgrader`` command does (NbGraderApp), and prints a JSON list of {args, code, out, log}.
+#: Runs, in one process, a JSON list (read from stdin) of steps: ``[args...]`` runs
+#: ``nbgrader <args>`` as the ``nbgrader`` command does (NbGraderApp, reset after each command, as
+#: nbgrader's own tests run it); ``{"write": path, "text": ...}`` writes a file as the user does
+#: when working; ``{"sha256": path}`` reports a file's digest. Prints a JSON list of results.
 NBGRADER_BATCH = r"""
-import io, json, logging, sys, traceback
+import hashlib, io, json, logging, sys, traceback
 from jupyter_core.application import NoStart
 from nbgrader.apps import NbGraderApp
 from nbgrader.validator import Validator
 
 results = []
-for args in json.loads(sys.argv[1]):
+for args in json.load(sys.stdin):
+    if isinstance(args, dict):
+        if "write" in args:
+            with open(args["write"], "w") as fh:
+                fh.write(args["text"])
+            results.append({"args": ["write", args["write"]], "code": 0, "out": "", "log": ""})
+        else:
+            with open(args["sha256"], "rb") as fh:
+                digest = hashlib.sha256(fh.read()).hexdigest()
+            results.append({"args": ["sha256", args["sha256"]], "code": 0, "out": digest, "log": ""})
+        continue
     app = NbGraderApp.instance()
     log, out, real_stdout = io.StringIO(), io.StringIO(), sys.stdout
     sys.stdout = Validator.stream = out
@@ -199,14 +211,15 @@ class ClassMachine:
         cmd = ["runuser", "-u", user, "--", "env", "-i"] + [f"{k}={v}" for k, v in env.items()] + list(argv)
         return subprocess.Popen(cmd, cwd=cwd, **kw)
 
-    def python(self, user: str, code: str, *args, cwd=None, timeout=600):
+    def python(self, user: str, code: str, *args, cwd=None, timeout=600, input=None):
         return self.run(user, [str(self.bin / "python"), "-c", code, *map(str, args)],
-                        cwd=cwd, timeout=timeout)
+                        cwd=cwd, timeout=timeout, input=input)
 
-    def nbgrader(self, user: str, commands, *, cwd=None, timeout=900) -> list[dict]:
-        """Run ``nbgrader <args>`` for every args of ``commands`` as ``user``, in one process."""
-        res = self.python(user, NBGRADER_BATCH, json.dumps([list(map(str, c)) for c in commands]),
-                          cwd=cwd, timeout=timeout)
+    def nbgrader(self, user: str, steps, *, cwd=None, timeout=900) -> list[dict]:
+        """Run the ``steps`` of :data:`NBGRADER_BATCH` (mostly ``nbgrader <args>`` commands) as
+        ``user``, in one process."""
+        steps = [s if isinstance(s, dict) else list(map(str, s)) for s in steps]
+        res = self.python(user, NBGRADER_BATCH, cwd=cwd, timeout=timeout, input=json.dumps(steps))
         line = next((ln for ln in res.stdout.splitlines() if ln.startswith("NBGRADER-RESULTS ")), None)
         if line is None:
             raise RuntimeError(f"nbgrader batch as {user} failed (exit {res.returncode}):\n"
