@@ -262,6 +262,7 @@ def test_a_student_and_an_instructor_walk_a_problem_set_in_the_browser(class_env
         _run_all_and_wait(page, cells, i_test)
         test_output = cells.nth(i_test).locator(".jp-OutputArea")
         expect(test_output).to_contain_text("FloatingPointError")
+        cells.nth(i_test).scroll_into_view_if_needed()
         shots(page, "visible-test-fails")
 
         # ---- 4. save, Validate: the error dialog
@@ -287,6 +288,7 @@ def test_a_student_and_an_instructor_walk_a_problem_set_in_the_browser(class_env
         expect(cells.nth(i_test).locator(".jp-OutputArea")).not_to_contain_text("Error")
         assert page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) "
                             ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
+        cells.nth(i_test).scroll_into_view_if_needed()
         shots(page, "visible-tests-pass")
         _save(page)
         page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) jp-button.validate-button").click()

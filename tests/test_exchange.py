@@ -266,7 +266,7 @@ def test_the_later_of_two_submissions_is_the_one_collected_and_graded(walked):
 
 def test_a_submission_after_the_due_date_is_reported_late(walked):
     late = walked["late"]
-    assert f"{COURSE_ID} {PS1}" in walked["carol_cached"]  # her `nbgrader list --cached`
+    assert f"{COURSE_ID} {CAROL} {PS1}" in walked["carol_cached"]  # her `nbgrader list --cached`
     assert late[CAROL] > 0
     assert late[ALICE] == 0 and late[BOB] == 0
     assert walked["grades"][CAROL][f"{PS1}:status"] == "graded"
