@@ -19,7 +19,7 @@ export AUTOENCODER_NP_DATA := $(SHARED_MNIST)
 endif
 endif
 
-.PHONY: help venv test test-fast course course-fast lab release autograde feedback grades bench clean
+.PHONY: help venv test test-fast course course-fast lab release autograde feedback grades student-release bench clean
 
 help:
 	@echo "make test      run the whole test suite (library, lectures in fast mode, grading)"
@@ -28,6 +28,7 @@ help:
 	@echo "make course-fast   the same in fast mode (small data, few epochs)"
 	@echo "make lab       JupyterLab at the lectures, in the course's environment"
 	@echo "make release | autograde | feedback | grades     instructor commands (nbgrader)"
+	@echo "make student-release   build/student/ (+ zip): the students' repository, without solutions"
 	@echo "make bench     speed benchmark against PyTorch (installs the optional 'bench' extra)"
 
 $(STAMP): pyproject.toml
@@ -65,6 +66,9 @@ feedback: $(STAMP)
 
 grades: $(STAMP)
 	$(VENV)/bin/aegrade grades --out grades.csv
+
+student-release: $(STAMP)
+	$(PY) -m tools.student_release $(if $(PROBLEM_SETS),--problem-sets $(PROBLEM_SETS),)
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[dev,bench]"

@@ -16,8 +16,8 @@ SOLUTION_BEGIN = "BEGIN SOLUTION"
 SOLUTION_END = "END SOLUTION"
 HIDDEN_BEGIN = "BEGIN HIDDEN TESTS"
 HIDDEN_END = "END HIDDEN TESTS"
-#: Hidden-test lines shorter than this are too generic to count as leaked (``assert ok``).
-MIN_LEAK_LINE = 12
+#: Hidden-test lines shorter than this are too generic to count as leaked (``except ValueError:``).
+MIN_LEAK_LINE = 20
 
 
 def cell_source(cell: Mapping) -> str:
@@ -72,16 +72,18 @@ def strip_solution_markers(source: str) -> str:
 
 
 def hidden_test_lines(source_notebooks) -> list[str]:
-    """The non-trivial (``>= MIN_LEAK_LINE`` characters), stripped lines of every hidden-test
-    region of the given source notebooks (paths or dicts)."""
-    out = []
-    for nb in source_notebooks:
-        if not isinstance(nb, Mapping):
-            nb = json.loads(Path(nb).read_text())
-        for cell in nb["cells"]:
-            out += [ln.strip() for ln in hidden_lines(cell_source(cell))
-                    if len(ln.strip()) >= MIN_LEAK_LINE]
-    return out
+    """The stripped lines of every hidden-test region of the given source notebooks (paths or
+    dicts) that would give something away: at least ``MIN_LEAK_LINE`` characters long, and not
+    also a line the notebook shows outside its hidden regions (``import numpy as np`` in the
+    hidden tests is no secret when the set-up cell imports it too)."""
+    notebooks = [nb if isinstance(nb, Mapping) else json.loads(Path(nb).read_text())
+                 for nb in source_notebooks]
+    shown = {ln.strip() for nb in notebooks for cell in nb["cells"]
+             for inside, ln in _regions(strip_hidden(cell_source(cell)), SOLUTION_BEGIN, SOLUTION_END)
+             if inside is False}  # what the release shows: no hidden test, no answer
+    return [ln.strip() for nb in notebooks for cell in nb["cells"]
+            for ln in hidden_lines(cell_source(cell))
+            if len(ln.strip()) >= MIN_LEAK_LINE and ln.strip() not in shown]
 
 
 def reference_submission(source_nb: Mapping, release_nb: Mapping | None = None) -> dict:
