@@ -23,7 +23,8 @@ from .activations import DECODER_ACTIVATIONS, ENCODER_ACTIVATIONS, get_activatio
 from .layers import activation_backward, dense_backward, dense_forward
 from .losses import LOSS_NAMES, LOSSES
 from .regularizers import (
-    CORRUPTIONS, contractive_penalty, project_weight_length, sparsity_penalty, weight_decay_penalty,
+    CORRUPTIONS, contractive_penalty, project_weight_length, reconstruction_contractive_penalty,
+    sparsity_penalty, weight_decay_penalty,
 )
 from .training import fit as _fit
 
@@ -74,7 +75,12 @@ class Autoencoder:
     sparsity_target : float
         Target mean activation ``rho`` of each code unit.
     contraction : float
-        Strength of the contractive penalty ``mean_i ||dh(x_i)/dx||_F^2`` (one encoder layer).
+        Strength of the contractive penalty ``mean_i ||dh(x_i)/dx||_F^2`` (one encoder layer), or of
+        ``mean_i ||dr(x_i)/dx||_F^2`` with ``contraction_of="reconstruction"``.
+    contraction_of : {"code", "reconstruction"}
+        Whose Jacobian the contractive penalty shrinks: the code's ``dh/dx`` (Rifai et al. 2011, the
+        default) or the reconstruction's ``dr/dx`` (Alain and Bengio 2014; needs one hidden layer
+        and a linear decoder).
     weight_length : float or None
         If set, every encoder column ``W[:, j]`` is kept at squared norm ``weight_length``
         (projected at initialisation and after every optimizer step).
@@ -93,7 +99,8 @@ class Autoencoder:
     def __init__(self, n_visible, n_hidden, *, encoder="sigmoid", decoder="sigmoid",
                  loss="cross_entropy", tied=False, decoder_depth="mirror", dtype=np.float64,
                  seed=None, init_scale=1.0, weight_decay=0.0, sparsity=0.0, sparsity_target=0.05,
-                 contraction=0.0, weight_length=None, corruption=None, corruption_level=0.0):
+                 contraction=0.0, contraction_of="code", weight_length=None, corruption=None,
+                 corruption_level=0.0):
         self.n_visible = check_positive_int(n_visible, "n_visible")
         sizes = (n_hidden,) if isinstance(n_hidden, numbers.Integral) else tuple(n_hidden)
         if not sizes:
@@ -120,6 +127,9 @@ class Autoencoder:
         self.sparsity = check_nonneg_float(sparsity, "sparsity")
         self.sparsity_target = check_unit_interval(sparsity_target, "sparsity_target")
         self.contraction = check_nonneg_float(contraction, "contraction")
+        if contraction_of not in ("code", "reconstruction"):
+            raise ValueError(f"contraction_of must be 'code' or 'reconstruction'; got {contraction_of!r}")
+        self.contraction_of = contraction_of
         self.weight_length = None if weight_length is None else check_nonneg_float(weight_length, "weight_length")
         if self.weight_length == 0:
             raise ValueError("weight_length must be > 0 (the squared norm of each encoder column)")
@@ -134,6 +144,9 @@ class Autoencoder:
             raise ValueError(f"the KL sparsity penalty needs activations in (0, 1): use encoder='sigmoid', not {encoder!r}")
         if self.contraction > 0 and deep:
             raise ValueError("the contractive penalty is implemented for one encoder layer; n_hidden must be an int")
+        if self.contraction > 0 and contraction_of == "reconstruction" and decoder != "linear":
+            raise ValueError("the reconstruction-contractive penalty (contraction_of='reconstruction') needs "
+                             f"decoder='linear'; got decoder={decoder!r}")
         if self.tied and deep and decoder_depth == "single":
             raise ValueError("tied weights need a mirrored decoder; a deep encoder with decoder_depth='single' cannot be tied")
         self._build(np.random.default_rng(seed))
@@ -321,7 +334,7 @@ class Autoencoder:
                 dA = dA + extra_dH
             _, Z_prev, H_prev = caches[i - 1]
             dZ = activation_backward(dA, (Z_prev, H_prev, layers[i - 1].activation))
-        if self.contraction > 0:
+        if self.contraction > 0 and self.contraction_of == "code":
             enc = self.encoder_layers[0]
             _, A1, H1 = caches[0]
             penalty, dW, db = contractive_penalty(
@@ -329,6 +342,15 @@ class Autoencoder:
             loss += penalty
             accumulate(enc.weight, dW)
             accumulate(enc.bias, db)
+        elif self.contraction > 0:
+            enc, dec = self.encoder_layers[0], layers[-1]
+            _, A1, H1 = caches[0]
+            penalty, dW, db, dW_dec = reconstruction_contractive_penalty(
+                X, self.params[enc.weight], self.W_dec, A1, H1, self.encoder_activation, self.contraction)
+            loss += penalty
+            accumulate(enc.weight, dW)
+            accumulate(enc.bias, db)
+            accumulate(dec.weight, dW_dec.T if dec.transposed else dW_dec)
         if self.weight_decay > 0:
             weights = {name: self.params[name] for name in self.params if name.startswith("W")}
             penalty, wgrads = weight_decay_penalty(weights, self.weight_decay)

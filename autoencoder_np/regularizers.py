@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "weight_decay_penalty", "sparsity_penalty", "contractive_penalty", "corrupt",
+    "weight_decay_penalty", "sparsity_penalty", "contractive_penalty",
+    "reconstruction_contractive_penalty", "corrupt",
     "CORRUPTIONS", "project_weight_length", "kl_bernoulli",
 ]
 
@@ -113,6 +114,59 @@ def contractive_penalty(X, W, A, H, activation, lam):
     dW += (2.0 * lam / m) * W * S_sq_sum
     db = G.sum(axis=0)
     return penalty, dW, db
+
+
+def reconstruction_contractive_penalty(X, W, W_dec, A, H, activation, lam):
+    """Reconstruction-contractive penalty: ``lam`` times the mean of ``||dr(x)/dx||_F^2``.
+
+    For one hidden layer and a linear decoder, ``r(x) = g(x W + b) W_dec + c``, the Jacobian of the
+    reconstruction is ``J(x) = W_dec^T diag(s) W^T`` (n, n) with ``s = g'(x W + b)`` (k,). Its squared
+    Frobenius norm needs only k x k matrices:
+    ``||J||_F^2 = tr(W diag(s) W_dec W_dec^T diag(s) W^T) = s^T M s``, ``M = (W_dec W_dec^T) * (W^T W)``
+    (elementwise product). This is the penalty of Alain and Bengio (2014) and Equation 10 of Im,
+    Belghazi and Memisevic (2016): ``P = (lam / m) sum_i s_i^T M s_i``.
+
+    Parameters
+    ----------
+    X : (m, n) array
+        Encoder input.
+    W : (n, k) array
+        Encoder weights.
+    W_dec : (k, n) array
+        Decoder weights (``W.T`` for a tied model; the caller adds the two paths).
+    A : (m, k) array
+        Pre-activations ``X W + b``.
+    H : (m, k) array
+        Activations ``g(A)``.
+    activation : Activation
+        The encoder's activation (its first and second derivatives are used).
+    lam : float
+        Strength.
+
+    Returns
+    -------
+    penalty : float
+    dW : (n, k) array
+        ``X^T G + 2 W (C * (W_dec W_dec^T))`` with ``G = (2 lam / m) (S M) * g''(A)`` and
+        ``C = (lam / m) S^T S``, ``S = g'(A)`` (m, k).
+    db : (k,) array
+        ``sum_i G_i``.
+    dW_dec : (k, n) array
+        ``2 (C * (W^T W)) W_dec``.
+    """
+    m = X.shape[0]
+    S = activation.deriv(A, H)                          # (m, k)
+    S2 = activation.deriv2(A, H)                        # (m, k)
+    G_dec = W_dec @ W_dec.T                             # (k, k)
+    G_enc = W.T @ W                                     # (k, k)
+    SM = S @ (G_dec * G_enc)                            # (m, k): rows s_i^T M
+    penalty = lam * float(np.einsum("ij,ij->", SM, S)) / m
+    G = (2.0 * lam / m) * SM * S2                       # (m, k): d penalty / d A
+    C = (lam / m) * (S.T @ S)                           # (k, k): d penalty / d M
+    dW = X.T @ G + 2.0 * W @ (C * G_dec)
+    dW_dec = 2.0 * (C * G_enc) @ W_dec
+    db = G.sum(axis=0)
+    return penalty, dW, db, dW_dec
 
 
 # ----------------------------------------------------------------------------- corruption

@@ -9,8 +9,8 @@ from tools.notebooks import execute
 LECTURES = sorted((Path(__file__).resolve().parents[1] / "lectures").glob("[0-9][0-9]_*.ipynb"))
 
 
-def test_there_are_seven_lectures():
-    assert len(LECTURES) == 7, [p.name for p in LECTURES]
+def test_there_are_eight_lectures():
+    assert len(LECTURES) == 8, [p.name for p in LECTURES]
 
 
 @pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem)
