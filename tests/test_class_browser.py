@@ -46,6 +46,8 @@ from problem_set_mutations import MUTATIONS, apply_edits  # noqa: E402
 from aegrade import reference_submission  # noqa: E402
 from tools.student_release import secret_lines  # noqa: E402
 
+pytestmark = pytest.mark.slow  # real users, servers and a browser (make test-fast leaves these out)
+
 pytest_plugins = ("class_fixtures",)
 
 PS1 = "ps1_forward_and_losses"

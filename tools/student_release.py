@@ -49,7 +49,6 @@ MIN_CHARS = 20
 #: Longer secret lines that mean nothing on their own, each with the reason it is not a leak.
 #: Only these are ignored (besides the short ones); the test lists where each one was seen.
 GENERIC_LINES = {
-    "with warnings.catch_warnings():": "standard-library idiom, used by the library's tests",
     "rng = np.random.default_rng(seed)": "random set-up, also in the library and its tests",
     "X = rng.normal(size=(m, n))": "random set-up of a test",
     "X = rng.uniform(size=(m, n))": "random set-up of a test",
