@@ -27,15 +27,17 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"
 # text of the page outside code, program output and MathJax's own elements
 VISIBLE_TEXT = """() => {
   const body = document.body.cloneNode(true);
-  body.querySelectorAll('pre, code, script, style, .highlight, .cell_output, .output, textarea, .MathJax_Preview')
+  body.querySelectorAll('pre, code, script, style, .highlight, .cell_output, .output, textarea')
       .forEach(e => e.remove());
   return body.innerText;
 }"""
-TYPESET = """() => new Promise(done => {
-  if (!window.MathJax || !window.MathJax.Hub) { done(false); return; }
-  // "End": the typesetting MathJax does at start-up is over (runs at once if it already is)
-  window.MathJax.Hub.Register.StartupHook("End", () => window.MathJax.Hub.Queue(() => done(true)));
-})"""
+# MathJax 3 has loaded (pages without a formula do not load it) ...
+MATHJAX_LOADED = """() => !document.querySelector('.math.notranslate')
+  || (window.MathJax && window.MathJax.startup && window.MathJax.startup.promise)"""
+# ... and its start-up typesetting is over (or a minute has passed)
+MATHJAX_DONE = """() => !(window.MathJax && window.MathJax.startup) ? 'no MathJax' : Promise.race([
+  window.MathJax.startup.promise.then(() => 'done', e => 'failed: ' + e),
+  new Promise(r => setTimeout(() => r('still typesetting after 60 s'), 60000))])"""
 IMAGES = """async () => {
   const imgs = [...document.images];
   await Promise.all(imgs.map(i => i.decode().catch(() => null)));
@@ -44,9 +46,10 @@ IMAGES = """async () => {
 PAGE_FACTS = """() => ({
   links: [...document.querySelectorAll('a[href]')].map(a => a.href),
   ids: [...document.querySelectorAll('[id], a[name]')].map(e => e.id || e.getAttribute('name')),
-  math: document.querySelectorAll('.math').length,
-  typeset: document.querySelectorAll('.MathJax, .MathJax_Display').length,
-  mathErrors: document.querySelectorAll('.MathJax .merror, .MathJax_Error').length,
+  math: document.querySelectorAll('.math.notranslate').length,   // Sphinx's formulas (MathJax adds other .math)
+  typeset: [...document.querySelectorAll('.math.notranslate')].filter(e => e.querySelector('mjx-container')).length,
+  runLocally: [...document.querySelectorAll('.run-locally')].map(e => e.textContent).join(' '),
+  mathErrors: document.querySelectorAll('mjx-merror, [data-mjx-error]').length,
 })"""
 
 
@@ -82,32 +85,39 @@ def browser():
         browser.close()
 
 
-class Visit:
-    """One page in a fresh context, with every console error, failed and foreign request recorded."""
+@pytest.fixture(scope="module")
+def context(browser):
+    """One browser profile for all pages: MathJax and the theme's files come from its cache after the first page."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield context
+    context.close()
 
-    def __init__(self, browser, server, url):
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
-        self.page = self.context.new_page()
+
+class Visit:
+    """One page in a new tab, with every console error, failed and foreign request recorded."""
+
+    def __init__(self, context, server, url):
+        self.page = context.new_page()
         self.problems = []
         host = urlparse(server).netloc
 
-        def route(r):
-            if urlparse(r.request.url).netloc != host and not r.request.url.startswith(("data:", "blob:")):
-                self.problems.append(f"request to another host: {r.request.url}")
-                return r.abort()
-            return r.continue_()
-
-        self.page.route("**/*", route)
+        # a request to another host is recorded (and, offline, fails too); not intercepted, which
+        # would route every request through Python
+        self.page.on("request", lambda r: urlparse(r.url).scheme in ("http", "https") and urlparse(r.url).netloc != host
+                     and self.problems.append(f"request to another host: {r.url}"))
         self.page.on("console", lambda m: m.type == "error" and self.problems.append(f"console error: {m.text}"))
         self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
         self.page.on("requestfailed", lambda r: self.problems.append(f"failed request: {r.url} ({r.failure})"))
         self.page.on("response", lambda r: r.status >= 400 and self.problems.append(f"HTTP {r.status}: {r.url}"))
         self.response = self.page.goto(url, wait_until="load")
         self.page.wait_for_load_state("networkidle")
-        self.typeset = self.page.evaluate(TYPESET)
+        self.page.wait_for_function(MATHJAX_LOADED, timeout=60_000, polling=100)
+        mathjax = self.page.evaluate(MATHJAX_DONE)
+        if mathjax not in ("done", "no MathJax"):
+            self.problems.append(f"MathJax: {mathjax}")
 
     def close(self):
-        self.context.close()
+        self.page.close()
 
 
 def _internal(url, server):
@@ -115,7 +125,7 @@ def _internal(url, server):
 
 
 @pytest.fixture(scope="module")
-def crawl(browser, server):
+def crawl(context, server):
     """Visit every HTML page reachable from the landing page; return what each showed."""
     pages, queue, seen = {}, [server + "index.html", server + "search.html"], set()  # search: a form, not a link
     while queue:
@@ -123,7 +133,7 @@ def crawl(browser, server):
         if url in seen:
             continue
         seen.add(url)
-        visit = Visit(browser, server, url)
+        visit = Visit(context, server, url)
         try:
             facts = visit.page.evaluate(PAGE_FACTS)
             pages[url] = {
@@ -131,7 +141,7 @@ def crawl(browser, server):
                 "problems": list(visit.problems),
                 "text": visit.page.evaluate(VISIBLE_TEXT),
                 "images": visit.page.evaluate(IMAGES),
-                "typeset": visit.typeset, **facts,
+                **facts,
             }
         finally:
             visit.close()
@@ -158,7 +168,7 @@ def test_math_is_typeset_everywhere(crawl):
     assert len(pages_with_math) >= 8, "the lectures and the notation page have formulas"
     for url in pages_with_math:
         page = crawl[url]
-        assert page["typeset"] and page["typeset"] >= page["math"], f"{url}: MathJax typeset {page['typeset']} of {page['math']} formulas"
+        assert page["typeset"] == page["math"], f"{url}: MathJax typeset {page['typeset']} of {page['math']} formulas"
         assert page["mathErrors"] == 0, f"{url}: MathJax reported {page['mathErrors']} errors"
     for url, page in crawl.items():
         for raw in ("$$", "$", "\\begin{", "\\(", "\\["):
@@ -173,7 +183,7 @@ def test_every_image_has_loaded(crawl):
     assert not broken, broken
 
 
-def test_every_internal_link_resolves(crawl, server, browser):
+def test_every_internal_link_resolves(crawl, server, context):
     ids = {u: set(p["ids"]) for u, p in crawl.items()}
     others, broken = set(), []
     for url, page in crawl.items():
@@ -189,14 +199,10 @@ def test_every_internal_link_resolves(crawl, server, browser):
                     broken.append(f"{url} -> {link}: no element with id {anchor!r}")
             else:
                 others.add(target)
-    context = browser.new_context()
-    try:
-        for target in sorted(others):  # notebook downloads, sources, the module index...
-            status = context.request.get(target).status
-            if status != 200:
-                broken.append(f"{target}: HTTP {status}")
-    finally:
-        context.close()
+    for target in sorted(others):  # notebook downloads, page sources...
+        status = context.request.get(target).status
+        if status != 200:
+            broken.append(f"{target}: HTTP {status}")
     assert any(t.endswith(".ipynb") for t in others), "lecture pages offer their notebooks for download"
     assert not broken, broken
 
@@ -204,12 +210,12 @@ def test_every_internal_link_resolves(crawl, server, browser):
 def test_lecture_pages_offer_the_notebook_and_say_how_to_run_it(crawl):
     for url, page in crawl.items():
         if "/lectures/" in url:
-            assert "Run this lecture yourself" in page["text"] and "make lab" in page["text"], url
+            assert "Run this lecture yourself" in page["runLocally"] and "make lab" in page["runLocally"], url
             assert any(l.endswith(".ipynb") and "_downloads" in l for l in page["links"]), url
 
 
-def test_site_search_finds_symmetricity(browser, server):
-    visit = Visit(browser, server, server + "search.html?q=symmetricity")
+def test_site_search_finds_symmetricity(context, server):
+    visit = Visit(context, server, server + "search.html?q=symmetricity")
     try:
         results = visit.page.locator("#search-results ul.search li")
         results.first.wait_for(timeout=30_000)
@@ -221,12 +227,12 @@ def test_site_search_finds_symmetricity(browser, server):
         visit.close()
 
 
-def test_screenshots_of_landing_page_lecture_and_api(browser, server):
+def test_screenshots_of_landing_page_lecture_and_api(context, server):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shots = {"landing": "index.html", "lecture": f"lectures/{EXECUTED_LECTURE.stem}.html",
              "api": "api/analysis.html"}
     for name, path in shots.items():
-        visit = Visit(browser, server, server + path)
+        visit = Visit(context, server, server + path)
         try:
             visit.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
             if name == "lecture":  # the first figure and the formulas around it

@@ -6,7 +6,7 @@
 command publishes those (it never executes anything), the problem sets as students receive them
 (``exercises/``; nothing under ``solutions/`` is ever published), the pages in ``site/`` and one
 API page per module of ``autoencoder_np``, with Sphinx + myst-nb + sphinx-book-theme (the stack of
-Jupyter Book 1). MathJax comes from the PyPI package ``jupyter-server-mathjax`` and is served by
+Jupyter Book 1). MathJax 3 comes from the PyPI package ``sphinx-mathjax-offline`` and is served by
 the site itself: the build fails if any page would load a script, style sheet, font or image
 from another host.
 """
@@ -158,14 +158,30 @@ def stage_api(src: Path) -> None:
             "   :members:\n```\n", encoding="utf-8")
 
 
+# what MathJax 3's tex-chtml component loads: itself, its fonts, TeX extensions it loads on demand
+# (autoload, \require), the menu and the accessibility tools a reader can switch on from the menu
+MATHJAX_PARTS = ("tex-chtml.js", "output/chtml", "input/tex", "a11y", "ui", "sre", "adaptors")
+
+
+def mathjax_folder() -> Path:
+    """MathJax 3 as the PyPI package ``sphinx-mathjax-offline`` ships it (its module name has hyphens)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("sphinx-mathjax-offline")
+    if spec is None or not spec.submodule_search_locations:
+        raise SiteError("MathJax is missing: the site serves it from the PyPI package sphinx-mathjax-offline; "
+                        "install the course's dev extra (pip install -e \".[dev]\")")
+    return Path(spec.submodule_search_locations[0]) / "static" / "mathjax"
+
+
 def stage_mathjax(src: Path) -> None:
-    try:
-        import jupyter_server_mathjax
-    except ImportError:
-        raise SiteError("MathJax is missing: the site serves it from the PyPI package jupyter-server-mathjax; "
-                        "install the course's dev extra (pip install -e \".[dev]\")") from None
-    static = Path(jupyter_server_mathjax.__file__).parent / "static"
-    shutil.copytree(static, src / "_static" / "mathjax")
+    source, target = mathjax_folder(), src / "_static" / "mathjax"
+    for part in MATHJAX_PARTS:
+        if (source / part).is_dir():
+            shutil.copytree(source / part, target / part)
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source / part, target / part)
 
 
 def stage(src: Path, executed_dir: Path, fast: bool, allow_unexecuted: bool) -> int:
