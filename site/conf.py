@@ -39,10 +39,22 @@ numpydoc_show_class_members = False      # autodoc lists the members; numpydoc f
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
 
-# --- math, served from the site itself: MathJax 3 (tex-chtml) from the PyPI package
-# sphinx-mathjax-offline, copied into _static/mathjax by tools/site.py. No page asks another host
-# for anything. myst-nb's own MathJax settings (typeset the `math` elements of its pages) apply.
-mathjax_path = "mathjax/tex-chtml.js"
+# --- math, served from the site itself (MathJax 2.7 from the PyPI package jupyter-server-mathjax,
+# copied into _static/mathjax by tools/site.py): no page asks another host for anything. -------
+mathjax_path = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
+mathjax2_config = {
+    "HTML-CSS": {
+        "availableFonts": [], "preferredFont": None, "webFont": "STIX-Web", "imageFont": None,
+        # MathJax 2 declares a fallback font at url('about:blank'), which Chromium refuses with a
+        # console error: a local() name gives the same missing font without any request
+        "styles": {"@font-face": {"font-family": "MathJax_Blank", "src": "local('MathJax_Blank')"}},
+    },
+    # myst-nb marks each page `tex2jax_ignore` and the formulas `math`: typeset those only
+    "tex2jax": {"processClass": "tex2jax_process|mathjax_process|math|output_area"},
+    "menuSettings": {"zoom": "None"},
+    "messageStyle": "none",
+    "MathMenu": {"showLocale": False},
+}
 
 # --- look ------------------------------------------------------------------------------------
 html_theme = "sphinx_book_theme"
@@ -57,6 +69,7 @@ html_theme_options = {
     "show_navbar_depth": 1,
     "navigation_with_keys": False,
     "search_bar_text": "Search the course...",
+    "navbar_persistent": [],         # one search box (the sidebar's), not a second one in a header bar
 }
 html_context = {"default_mode": "light"}   # pydata-sphinx-theme logs a console error without it
 html_last_updated_fmt = None

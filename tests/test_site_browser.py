@@ -27,17 +27,15 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"
 # text of the page outside code, program output and MathJax's own elements
 VISIBLE_TEXT = """() => {
   const body = document.body.cloneNode(true);
-  body.querySelectorAll('pre, code, script, style, .highlight, .cell_output, .output, textarea')
+  body.querySelectorAll('pre, code, script, style, .highlight, .cell_output, .output, textarea, .MathJax_Preview')
       .forEach(e => e.remove());
   return body.innerText;
 }"""
-# MathJax 3 has loaded (pages without a formula do not load it) ...
-MATHJAX_LOADED = """() => !document.querySelector('.math.notranslate')
-  || (window.MathJax && window.MathJax.startup && window.MathJax.startup.promise)"""
-# ... and its start-up typesetting is over (or a minute has passed)
-MATHJAX_DONE = """() => !(window.MathJax && window.MathJax.startup) ? 'no MathJax' : Promise.race([
-  window.MathJax.startup.promise.then(() => 'done', e => 'failed: ' + e),
-  new Promise(r => setTimeout(() => r('still typesetting after 60 s'), 60000))])"""
+# MathJax has run its start-up typesetting ("End" posted) and has nothing queued; pages without a
+# formula do not load MathJax at all
+MATHJAX_DONE = """() => !document.querySelector('.math.notranslate') || (window.MathJax && window.MathJax.Hub
+  && window.MathJax.Hub.Startup.signal.posted.includes("End")
+  && window.MathJax.Hub.queue.pending === 0 && !window.MathJax.Hub.queue.running)"""
 IMAGES = """async () => {
   const imgs = [...document.images];
   await Promise.all(imgs.map(i => i.decode().catch(() => null)));
@@ -47,9 +45,9 @@ PAGE_FACTS = """() => ({
   links: [...document.querySelectorAll('a[href]')].map(a => a.href),
   ids: [...document.querySelectorAll('[id], a[name]')].map(e => e.id || e.getAttribute('name')),
   math: document.querySelectorAll('.math.notranslate').length,   // Sphinx's formulas (MathJax adds other .math)
-  typeset: [...document.querySelectorAll('.math.notranslate')].filter(e => e.querySelector('mjx-container')).length,
+  typeset: [...document.querySelectorAll('.math.notranslate')].filter(e => e.querySelector('.MathJax')).length,
   runLocally: [...document.querySelectorAll('.run-locally')].map(e => e.textContent).join(' '),
-  mathErrors: document.querySelectorAll('mjx-merror, [data-mjx-error]').length,
+  mathErrors: document.querySelectorAll('.MathJax .noError, .MathJax .merror, .MathJax_Error').length,
 })"""
 
 
@@ -111,10 +109,10 @@ class Visit:
         self.page.on("response", lambda r: r.status >= 400 and self.problems.append(f"HTTP {r.status}: {r.url}"))
         self.response = self.page.goto(url, wait_until="load")
         self.page.wait_for_load_state("networkidle")
-        self.page.wait_for_function(MATHJAX_LOADED, timeout=60_000, polling=100)
-        mathjax = self.page.evaluate(MATHJAX_DONE)
-        if mathjax not in ("done", "no MathJax"):
-            self.problems.append(f"MathJax: {mathjax}")
+        try:
+            self.page.wait_for_function(MATHJAX_DONE, timeout=90_000, polling=100)
+        except Exception as exc:  # noqa: BLE001 (Playwright's TimeoutError): reported, not raised
+            self.problems.append(f"MathJax did not finish typesetting: {exc}")
 
     def close(self):
         self.page.close()

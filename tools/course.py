@@ -40,6 +40,7 @@ def main(argv=None):
     if (REPO / "tools" / "grading.py").exists():
         step("exercises (nbgrader generate_assignment)", [py, "-m", "tools.grading", "release"])
         step("autograde the reference solutions", [py, "-m", "tools.grading", "selfcheck"])
+    step("course website", [py, "-m", "tools.site", *fast])
     print(f"\ncourse built in {time.perf_counter() - t0:.0f} s: build/demo.png, build/lectures/*.html, exercises/")
     return 0
 

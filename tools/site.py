@@ -6,7 +6,7 @@
 command publishes those (it never executes anything), the problem sets as students receive them
 (``exercises/``; nothing under ``solutions/`` is ever published), the pages in ``site/`` and one
 API page per module of ``autoencoder_np``, with Sphinx + myst-nb + sphinx-book-theme (the stack of
-Jupyter Book 1). MathJax 3 comes from the PyPI package ``sphinx-mathjax-offline`` and is served by
+Jupyter Book 1). MathJax 2.7 comes from the PyPI package ``jupyter-server-mathjax`` and is served by
 the site itself: the build fails if any page would load a script, style sheet, font or image
 from another host.
 """
@@ -121,8 +121,10 @@ def stage_lectures(src: Path, executed_dir: Path, fast: bool, allow_unexecuted: 
         refuse_solutions(path)
         nb, executed = executed_lecture(path, executed_dir, allow_unexecuted)
         published += executed
+        # tools.notebooks records the mode a notebook was executed in; --fast is for older copies
+        run_fast = nb.metadata.get("aecourse", {}).get("fast", fast)
         shutil.copyfile(path, src / "_notebooks" / path.name)            # the clean notebook to download
-        nbformat.write(_insert_after_title(nb, _note_cell(lecture_note(path.name, fast, executed))),
+        nbformat.write(_insert_after_title(nb, _note_cell(lecture_note(path.name, run_fast, executed))),
                        src / "lectures" / path.name)
     return published
 
@@ -154,34 +156,18 @@ def stage_api(src: Path) -> None:
     api.mkdir(exist_ok=True)
     for module in library_modules():
         (api / f"{module}.md").write_text(
-            f"# `autoencoder_np.{module}`\n\n```{{eval-rst}}\n.. automodule:: autoencoder_np.{module}\n"
+            f"# {module}\n\nThe module `autoencoder_np.{module}`.\n\n```{{eval-rst}}\n.. automodule:: autoencoder_np.{module}\n"
             "   :members:\n```\n", encoding="utf-8")
 
 
-# what MathJax 3's tex-chtml component loads: itself, its fonts, TeX extensions it loads on demand
-# (autoload, \require), the menu and the accessibility tools a reader can switch on from the menu
-MATHJAX_PARTS = ("tex-chtml.js", "output/chtml", "input/tex", "a11y", "ui", "sre", "adaptors")
-
-
-def mathjax_folder() -> Path:
-    """MathJax 3 as the PyPI package ``sphinx-mathjax-offline`` ships it (its module name has hyphens)."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("sphinx-mathjax-offline")
-    if spec is None or not spec.submodule_search_locations:
-        raise SiteError("MathJax is missing: the site serves it from the PyPI package sphinx-mathjax-offline; "
-                        "install the course's dev extra (pip install -e \".[dev]\")")
-    return Path(spec.submodule_search_locations[0]) / "static" / "mathjax"
-
-
 def stage_mathjax(src: Path) -> None:
-    source, target = mathjax_folder(), src / "_static" / "mathjax"
-    for part in MATHJAX_PARTS:
-        if (source / part).is_dir():
-            shutil.copytree(source / part, target / part)
-        else:
-            target.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source / part, target / part)
+    """Copy MathJax 2.7 as the PyPI package ``jupyter-server-mathjax`` ships it into ``_static/mathjax``."""
+    try:
+        import jupyter_server_mathjax
+    except ImportError:
+        raise SiteError("MathJax is missing: the site serves it from the PyPI package jupyter-server-mathjax; "
+                        "install the course's dev extra (pip install -e \".[dev]\")") from None
+    shutil.copytree(Path(jupyter_server_mathjax.__file__).parent / "static", src / "_static" / "mathjax")
 
 
 def stage(src: Path, executed_dir: Path, fast: bool, allow_unexecuted: bool) -> int:
@@ -234,7 +220,8 @@ def main(argv=None):
                     help="where `make course` keeps the executed lectures (default build/lectures)")
     ap.add_argument("--src", type=Path, default=REPO / "build" / "site-src", help="staging folder for Sphinx")
     ap.add_argument("--fast", action="store_true", default=os.environ.get("AECOURSE_FAST") == "1",
-                    help="the lectures were executed in fast mode: the pages say so")
+                    help="the lectures were executed in fast mode: the pages say so (for executed notebooks "
+                         "that do not record their mode themselves)")
     ap.add_argument("--allow-unexecuted", action="store_true",
                     help="publish a lecture without outputs when it has no up-to-date executed copy")
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="Sphinx worker processes")
