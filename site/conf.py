@@ -51,6 +51,8 @@ mathjax2_config = {
     },
     # myst-nb marks each page `tex2jax_ignore` and the formulas `math`: typeset those only
     "tex2jax": {"processClass": "tex2jax_process|mathjax_process|math|output_area"},
+    # no quick preview pass before the real typesetting: it doubles the work on formula-heavy pages
+    "fast-preview": {"disabled": True},
     "menuSettings": {"zoom": "None"},
     "messageStyle": "none",
     "MathMenu": {"showLocale": False},

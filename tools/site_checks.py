@@ -135,8 +135,8 @@ def site_text(site: Path) -> str:
         if path.suffix == ".html":
             parser = _Text()
             parser.feed(text)
-            chunks.append(" ".join(parser.parts))
-        if path.suffix == ".ipynb":  # the sources as a reader sees them once the JSON is decoded
+            chunks.append("".join(parser.parts))  # highlighted code is one tag per token: no separator
+        if path.name.endswith((".ipynb", ".ipynb.txt")):  # notebook sources, once their JSON is decoded
             try:
                 nb = json.loads(text)
                 chunks += ["".join(c.get("source", "")) for c in nb.get("cells", [])]
