@@ -21,6 +21,7 @@ from real_parts import CHROMIUM, need_chromium
 from site_build import EXECUTED_LECTURE, REPO, built_site
 
 SCREENSHOTS = REPO / "build" / "site-screenshots"
+TABS = 3  # pages loading at once: typesetting formula-heavy lectures is what takes the time
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -94,7 +95,7 @@ def context(browser):
 class Visit:
     """One page in a new tab, with every console error, failed and foreign request recorded."""
 
-    def __init__(self, context, server, url):
+    def __init__(self, context, server, url, wait=True):
         self.page = context.new_page()
         self.problems = []
         host = urlparse(server).netloc
@@ -107,7 +108,14 @@ class Visit:
         self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
         self.page.on("requestfailed", lambda r: self.problems.append(f"failed request: {r.url} ({r.failure})"))
         self.page.on("response", lambda r: r.status >= 400 and self.problems.append(f"HTTP {r.status}: {r.url}"))
-        self.response = self.page.goto(url, wait_until="load")
+        # "commit": the browser goes on loading while the next tab starts (see crawl)
+        self.response = self.page.goto(url, wait_until="commit")
+        if wait:
+            self.finish()
+
+    def finish(self):
+        """Wait until the page has loaded, the network is quiet and MathJax is done."""
+        self.page.wait_for_load_state("load")
         self.page.wait_for_load_state("networkidle")
         try:
             self.page.wait_for_function(MATHJAX_DONE, timeout=90_000, polling=100)
@@ -127,26 +135,29 @@ def crawl(context, server):
     """Visit every HTML page reachable from the landing page; return what each showed."""
     pages, queue, seen = {}, [server + "index.html", server + "search.html"], set()  # search: a form, not a link
     while queue:
-        url = queue.pop(0)
-        if url in seen:
-            continue
-        seen.add(url)
-        visit = Visit(context, server, url)
-        try:
-            facts = visit.page.evaluate(PAGE_FACTS)
-            pages[url] = {
-                "status": visit.response.status if visit.response else None,
-                "problems": list(visit.problems),
-                "text": visit.page.evaluate(VISIBLE_TEXT),
-                "images": visit.page.evaluate(IMAGES),
-                **facts,
-            }
-        finally:
-            visit.close()
-        for link in facts["links"]:
-            target = urldefrag(link)[0]
-            if _internal(target, server) and target.endswith(".html") and target not in seen:
-                queue.append(target)
+        batch = []
+        while queue and len(batch) < TABS:
+            url = queue.pop(0)
+            if url not in seen:
+                seen.add(url)
+                batch.append((url, Visit(context, server, url, wait=False)))
+        for url, visit in batch:  # the tabs load side by side; each is then looked at in turn
+            try:
+                visit.finish()
+                facts = visit.page.evaluate(PAGE_FACTS)
+                pages[url] = {
+                    "status": visit.response.status if visit.response else None,
+                    "problems": list(visit.problems),
+                    "text": visit.page.evaluate(VISIBLE_TEXT),
+                    "images": visit.page.evaluate(IMAGES),
+                    **facts,
+                }
+            finally:
+                visit.close()
+            for link in facts["links"]:
+                target = urldefrag(link)[0]
+                if _internal(target, server) and target.endswith(".html") and target not in seen:
+                    queue.append(target)
     return pages
 
 
