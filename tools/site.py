@@ -39,7 +39,7 @@ class SiteError(Exception):
 
 def lecture_paths():
     """The lecture notebooks, in course order (their file names start with the lecture number)."""
-    return sorted(LECTURES.glob("[0-9][0-9]*.ipynb"))
+    return sorted(p for p in LECTURES.glob("[0-9][0-9]*.ipynb") if not p.name.endswith(".executed.ipynb"))
 
 
 def problem_set_paths():
@@ -167,7 +167,11 @@ def stage_mathjax(src: Path) -> None:
     except ImportError:
         raise SiteError("MathJax is missing: the site serves it from the PyPI package jupyter-server-mathjax; "
                         "install the course's dev extra (pip install -e \".[dev]\")") from None
-    shutil.copytree(Path(jupyter_server_mathjax.__file__).parent / "static", src / "_static" / "mathjax")
+    def unused(folder, names):
+        # the package ships the SVG output's fonts (2.8 MB) but not the SVG output itself
+        return ["SVG"] if Path(folder).as_posix().endswith("jax/output") else []
+
+    shutil.copytree(Path(jupyter_server_mathjax.__file__).parent / "static", src / "_static" / "mathjax", ignore=unused)
 
 
 def stage(src: Path, executed_dir: Path, fast: bool, allow_unexecuted: bool) -> int:
