@@ -65,7 +65,7 @@ html_css_files = ["course.css"]
 html_favicon = "_static/favicon.svg"
 html_theme_options = {
     "home_page_in_toc": True,
-    "use_download_button": True,     # every notebook page offers its .ipynb
+    "use_download_button": False,    # the notebook pages link the clean notebook themselves (no copied sources)
     "use_fullscreen_button": False,
     "show_toc_level": 2,
     "show_navbar_depth": 1,
@@ -76,5 +76,5 @@ html_theme_options = {
 html_context = {"default_mode": "light"}   # pydata-sphinx-theme logs a console error without it
 html_last_updated_fmt = None
 html_show_sourcelink = False
-html_copy_source = True              # the download button serves the page's source notebook
+html_copy_source = False             # the pages link the clean notebook to download; the executed copy would double the size
 pygments_style = "default"
