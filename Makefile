@@ -19,13 +19,14 @@ export AUTOENCODER_NP_DATA := $(SHARED_MNIST)
 endif
 endif
 
-.PHONY: help venv test test-fast course course-fast lab release autograde feedback grades student-release bench clean
+.PHONY: help venv test test-fast course course-fast site lab release autograde feedback grades student-release bench clean
 
 help:
 	@echo "make test      run the whole test suite (library, lectures in fast mode, grading)"
 	@echo "make test-fast the library and packaging tests only (under 30 s)"
 	@echo "make course    build the course: demo, lectures -> build/lectures/*.html, exercises, autograde the solutions"
 	@echo "make course-fast   the same in fast mode (small data, few epochs)"
+	@echo "make site      the course website build/site/ from the lectures make course executed (make course ends with it)"
 	@echo "make lab       JupyterLab at the lectures, in the course's environment"
 	@echo "make release | autograde | feedback | grades     instructor commands (nbgrader)"
 	@echo "make student-release   build/student/ (+ zip): the students' repository, without solutions"
@@ -51,6 +52,9 @@ course: $(STAMP)
 
 course-fast: $(STAMP)
 	$(PY) -m tools.course --fast
+
+site: $(STAMP)
+	$(PY) -m tools.site
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab lectures

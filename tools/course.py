@@ -40,7 +40,8 @@ def main(argv=None):
     if (REPO / "solutions").is_dir():
         step("exercises (nbgrader generate_assignment)", [py, "-m", "aegrade", "release"])
         step("autograde the reference solutions", [py, "-m", "aegrade", "selfcheck"])
-    print(f"\ncourse built in {time.perf_counter() - t0:.0f} s: build/demo.png, build/lectures/*.html, exercises/")
+    step("course website", [py, "-m", "tools.site", *fast])
+    print(f"\ncourse built in {time.perf_counter() - t0:.0f} s: build/demo.png, build/lectures/*.html, exercises/, build/site/")
     return 0
 
 

@@ -44,6 +44,7 @@ def execute(path, *, fast, timeout=900, kernel_name="python3"):
         client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name,
                                 resources={"metadata": {"path": str(path.parent)}})
         client.execute()
+        nb.metadata["aecourse"] = {"fast": bool(fast)}  # the course site says which run its outputs come from
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -81,7 +82,8 @@ def main(argv=None):
     run = sub.add_parser("run", help="execute notebooks and report the time each took")
     run.add_argument("paths", nargs="+")
     run.add_argument("--fast", action="store_true", help="AECOURSE_FAST=1 (small data, few epochs)")
-    run.add_argument("--html", metavar="DIR", help="also render each executed notebook to DIR/<name>.html")
+    run.add_argument("--html", metavar="DIR", help="also render each executed notebook to DIR/<name>.html and keep it "
+                     "as DIR/<name>.ipynb (the course site is built from these)")
     run.add_argument("--save", action="store_true", help="write the executed notebook next to the source as <name>.executed.ipynb")
     st = sub.add_parser("strip", help="remove outputs and execution counts in place")
     st.add_argument("paths", nargs="+")
@@ -102,6 +104,7 @@ def main(argv=None):
         print(f"ok     {p}  {time.perf_counter() - t0:.1f} s ({'fast' if args.fast else 'full'} mode)", flush=True)
         if args.html:
             to_html(nb, Path(args.html) / (Path(p).stem + ".html"))
+            nbformat.write(nb, Path(args.html) / Path(p).name)
         if args.save:
             nbformat.write(nb, Path(p).with_suffix(".executed.ipynb"))
     return 1 if failed else 0
