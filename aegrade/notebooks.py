@@ -65,6 +65,24 @@ def solution_lines(source: str) -> list[str]:
     return [line for inside, line in _regions(source, SOLUTION_BEGIN, SOLUTION_END) if inside]
 
 
+def hidden_from_students(nb: Mapping) -> list[tuple[str, str, str]]:
+    """``(kind, line, grade_id)`` for every line of a source notebook that its student release
+    hides: the lines of ``### BEGIN/END SOLUTION`` regions and whole Markdown answer cells (kind
+    ``"solution"``; nbgrader replaces such a cell whole) and of hidden-test regions (kind
+    ``"hidden test"``). The one reader of this that the feedback check, the student release and
+    the course site share."""
+    out = []
+    for cell in nb["cells"]:
+        meta, source = nbgrader_meta(cell), cell_source(cell)
+        gid = str(meta.get("grade_id", "?"))
+        if cell.get("cell_type") == "markdown" and meta.get("solution"):
+            out += [("solution", line, gid) for line in source.split("\n")]
+            continue
+        out += [("solution", line, gid) for line in solution_lines(source)]
+        out += [("hidden test", line, gid) for line in hidden_lines(source)]
+    return out
+
+
 def strip_solution_markers(source: str) -> str:
     """Drop nbgrader's ``### BEGIN/END SOLUTION`` marker lines (a student never sees them)."""
     return "\n".join(line for line in source.split("\n")

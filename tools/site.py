@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import pkgutil
+import re
 import shutil
 import subprocess
 import sys
@@ -124,9 +125,16 @@ def stage_lectures(src: Path, executed_dir: Path, fast: bool, allow_unexecuted: 
         # tools.notebooks records the mode a notebook was executed in; --fast is for older copies
         run_fast = nb.metadata.get("aecourse", {}).get("fast", fast)
         shutil.copyfile(path, src / "_notebooks" / path.name)            # the clean notebook to download
+        for cell in nb.cells:  # a lecture's link to its problem set points at the site's page
+            if cell.cell_type == "markdown":
+                cell.source = EXERCISE_LINK.sub(r"../problem-sets/\1.ipynb", cell.source)
         nbformat.write(_insert_after_title(nb, _note_cell(lecture_note(path.name, run_fast, executed))),
                        src / "lectures" / path.name)
     return published
+
+
+#: ``../exercises/<ps>/<ps>.ipynb`` in a lecture (right in the repository and the student release)
+EXERCISE_LINK = re.compile(r"\.\./exercises/([\w-]+)/\1\.ipynb")
 
 
 def stage_problem_sets(src: Path) -> None:

@@ -10,6 +10,8 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+from aegrade.notebooks import hidden_from_students
+
 # tag -> the attributes through which a page loads something (links a reader follows, <a href>, are not loads)
 LOADING_ATTRIBUTES = {
     "script": ("src",), "link": ("href",), "img": ("src", "srcset"), "iframe": ("src",),
@@ -19,7 +21,6 @@ LOADING_ATTRIBUTES = {
 # <link rel=...> values that name a page rather than load a resource
 NON_LOADING_LINK_RELS = {"canonical", "alternate", "author", "license", "help", "next", "prev", "index", "search"}
 CSS_URL = re.compile(r"""url\(\s*['"]?([^'")\s]+)|@import\s+['"]([^'"]+)""")
-SOLUTION_MARKERS = (("### BEGIN SOLUTION", "### END SOLUTION"), ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"))
 MIN_SECRET_LENGTH = 20
 
 
@@ -75,32 +76,14 @@ def external_loads(site: Path) -> list[str]:
 
 
 def secret_lines(solution_notebook: Path) -> list[str]:
-    """The lines of a solution notebook that its student release hides.
-
-    Those are the lines between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` and between
-    ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` in its cells' sources, and every line
-    of a Markdown answer cell (nbgrader replaces such a cell whole), stripped of surrounding
-    blanks. Lines shorter than ``MIN_SECRET_LENGTH`` characters are left out: such lines
-    (``return H``, ``else:``, ``assert ok``) say nothing about a solution and occur in any code.
+    """The lines of a solution notebook that its student release hides (solution regions, Markdown
+    answers, hidden tests: :func:`aegrade.notebooks.hidden_from_students`), stripped of
+    surrounding blanks. Lines shorter than ``MIN_SECRET_LENGTH`` characters are left out: such
+    lines (``return H``, ``else:``, ``assert ok``) say nothing about a solution and occur in any code.
     """
     nb = json.loads(Path(solution_notebook).read_text(encoding="utf-8"))
-    lines = []
-    for cell in nb["cells"]:
-        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-        grader = cell.get("metadata", {}).get("nbgrader", {})
-        if cell["cell_type"] == "markdown" and grader.get("solution"):
-            lines += source.splitlines()
-            continue
-        inside = False
-        for line in source.splitlines():
-            stripped = line.strip()
-            if any(stripped.startswith(begin) for begin, _ in SOLUTION_MARKERS):
-                inside = True
-            elif any(stripped.startswith(end) for _, end in SOLUTION_MARKERS):
-                inside = False
-            elif inside:
-                lines.append(line)
-    return [s for s in (line.strip() for line in lines) if len(s) >= MIN_SECRET_LENGTH]
+    return [s for s in (line.strip() for _, line, _ in hidden_from_students(nb))
+            if len(s) >= MIN_SECRET_LENGTH]
 
 
 class _Text(HTMLParser):

@@ -27,6 +27,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from aegrade.notebooks import hidden_from_students
+
 REPO = Path(__file__).resolve().parents[1]
 STUDENT_FILES = REPO / "student"
 ARCHIVE_ROOT = "autoencoders-from-scratch"
@@ -136,24 +138,8 @@ def secret_lines(solutions_dir: Path = REPO / "solutions") -> tuple[list[SecretL
 
     for path in notebooks:
         nb = json.loads(path.read_text(encoding="utf-8"))
-        for cell in nb["cells"]:
-            meta = cell.get("metadata", {}).get("nbgrader", {})
-            where = f"{path.relative_to(solutions_dir.parent)}, cell {meta.get('grade_id', '?')}"
-            lines = _source(cell).split("\n")
-            if cell["cell_type"] == "markdown" and meta.get("solution"):
-                for line in lines:
-                    keep(line, "solution", where)
-                continue
-            kind = None
-            for line in lines:
-                if "BEGIN SOLUTION" in line:
-                    kind = "solution"
-                elif "BEGIN HIDDEN TESTS" in line:
-                    kind = "hidden test"
-                elif "END SOLUTION" in line or "END HIDDEN TESTS" in line:
-                    kind = None
-                elif kind:
-                    keep(line, kind, where)
+        for kind, line, gid in hidden_from_students(nb):
+            keep(line, kind, f"{path.relative_to(solutions_dir.parent)}, cell {gid}")
     return list(found.values()), ignored
 
 
