@@ -92,13 +92,15 @@ def strip_solution_markers(source: str) -> str:
 def hidden_test_lines(source_notebooks) -> list[str]:
     """The stripped lines of every hidden-test region of the given source notebooks (paths or
     dicts) that would give something away: at least ``MIN_LEAK_LINE`` characters long, and not
-    also a line the notebook shows outside its hidden regions (``import numpy as np`` in the
-    hidden tests is no secret when the set-up cell imports it too)."""
+    also a line of the notebook outside its hidden regions (``import numpy as np`` in the hidden
+    tests is no secret when the set-up cell imports it too, and a line of the reference answer
+    may be the student's own)."""
     notebooks = [nb if isinstance(nb, Mapping) else json.loads(Path(nb).read_text())
                  for nb in source_notebooks]
+    # lines outside the hidden regions: what the release shows, and the reference answers, which a
+    # student's own code (shown in their feedback) may well contain too
     shown = {ln.strip() for nb in notebooks for cell in nb["cells"]
-             for inside, ln in _regions(strip_hidden(cell_source(cell)), SOLUTION_BEGIN, SOLUTION_END)
-             if inside is False}  # what the release shows: no hidden test, no answer
+             for ln in strip_hidden(cell_source(cell)).split("\n")}
     return [ln.strip() for nb in notebooks for cell in nb["cells"]
             for ln in hidden_lines(cell_source(cell))
             if len(ln.strip()) >= MIN_LEAK_LINE and ln.strip() not in shown]
