@@ -1,0 +1,1 @@
+"""Grading on more than one machine (placeholder)."""
