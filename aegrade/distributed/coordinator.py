@@ -32,7 +32,8 @@ from ..gradebook import load_report, report_path
 from ..one import check_result, source_checksum, tree_checksum
 from ..options import GradingOptions
 from ..submissions import discover_submissions
-from .app import DEFAULT_LOST_AFTER_S, MAX_DELIVERIES, QUEUE, TASK_NAME, encode_files, make_app, not_graded
+from .app import (DEFAULT_LOST_AFTER_S, MAX_DELIVERIES, QUEUE, TASK_NAME, check_broker_url, encode_files, make_app,
+                  not_graded)
 from .store import GradebookWriter
 
 
@@ -114,6 +115,7 @@ def autograde_distributed(course_dir, submitted, *, broker: str, db: str, option
     t0 = time.monotonic()
     opts = options or GradingOptions()
     course_dir = Path(course_dir).resolve()
+    check_broker_url(broker)
     writer = GradebookWriter(db)                        # DatabaseUnreachable before any grading
     try:
         app = make_app(broker, lost_after=lost_after)
@@ -135,7 +137,9 @@ class _Coordinator:
         soft, hard = _task_limits(opts)
         self.limits = {"soft_time_limit": soft, "time_limit": hard}
         self.stall_after = stall_after if stall_after is not None else hard + lost_after + 60
-        self.salt = secrets.token_hex(8) if force else ""
+        # the same submission graded for another gradebook or with other limits is another task
+        self.salt = "|".join((secrets.token_hex(8) if force else "", writer.db_url,
+                              json.dumps([opts.cell_timeout, opts.wall_limit, opts.static_scan])))
         self.out = DistributedRun(meta={"tasks": 0, "duplicates": 0, "refused": 0, "warnings": []})
         self.payloads: dict = {}      # task id -> payload
         self.keys: dict = {}          # task id -> (student, assignment)

@@ -124,16 +124,20 @@ class LocalPostgres:
         self._run(self.pg_ctl, "-D", str(self.data), "-l", str(self.folder / "postgres.log"), "-w",
                   "-o", f"-k {self.folder} -p {self.port} -c listen_addresses=127.0.0.1 "
                         "-c fsync=off -c max_connections=50", "start")
-        import psycopg2
-
-        conn = psycopg2.connect(host="127.0.0.1", port=self.port, user=self.user, dbname="postgres")
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.dbname,))
-            if cur.fetchone() is None:
-                cur.execute(f'CREATE DATABASE "{self.dbname}"')
-        conn.close()
+        self.create_database(self.dbname)
         return self
+
+    def create_database(self, name: str) -> str:
+        """Create database ``name`` (letters, digits, ``_``) if missing; its URL."""
+        import psycopg
+
+        if not name.replace("_", "").isalnum():
+            raise ValueError(f"database name {name!r}: letters, digits and _ only")
+        with psycopg.connect(host="127.0.0.1", port=self.port, user=self.user, dbname="postgres",
+                             autocommit=True) as conn:
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+                conn.execute(f'CREATE DATABASE "{name}"')
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{name}"
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
