@@ -19,7 +19,7 @@ export AUTOENCODER_NP_DATA := $(SHARED_MNIST)
 endif
 endif
 
-.PHONY: help venv test test-fast course course-fast lab release autograde feedback grades bench clean
+.PHONY: help venv test test-fast course course-fast lab release autograde feedback grades bench distributed-trial clean
 
 help:
 	@echo "make test      run the whole test suite (library, lectures in fast mode, grading)"
@@ -29,6 +29,7 @@ help:
 	@echo "make lab       JupyterLab at the lectures, in the course's environment"
 	@echo "make release | autograde | feedback | grades     instructor commands (nbgrader)"
 	@echo "make bench     speed benchmark against PyTorch (installs the optional 'bench' extra)"
+	@echo "make distributed-trial   a private Redis + PostgreSQL and two grading workers on this machine"
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -69,6 +70,11 @@ grades: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[dev,bench]"
 	$(PY) benchmarks/bench_training.py
+
+# grading on Celery workers, tried on one machine (installs the optional 'distributed' extra)
+distributed-trial: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[$(EXTRAS),distributed]"
+	$(PY) -m aegrade.distributed.trial --course $(CURDIR)
 
 clean:
 	rm -rf build .pytest_cache

@@ -99,26 +99,40 @@ def not_graded(payload: dict, reason: str, **extra) -> dict:
             "submission_sha256": payload.get("submission_sha256", ""), "timings": {}, **extra}
 
 
+def _patiently(call, wait: float = 120.0):
+    """``call()``, tried again while Redis is unreachable (a restart), for up to ``wait`` seconds."""
+    import time
+
+    from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeout
+
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return call()
+        except (RedisConnectionError, RedisTimeout, ConnectionError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
+
+
 def _grade_submission(self, payload: dict) -> dict:
     """The task: grade one submission on this worker's course snapshot (``app.conf.aegrade``)."""
     from ..one import grade_one
     from ..options import GradingOptions
 
     task_id = self.request.id
-    stored = self.backend.get_task_meta(task_id, cache=False)
+    stored = _patiently(lambda: self.backend.get_task_meta(task_id, cache=False))
     if stored.get("status") == "SUCCESS" and isinstance(stored.get("result"), dict):
         return stored["result"]                  # a duplicate delivery of a finished task
-    client = self.backend.client
     key = f"aegrade-deliveries-{task_id}"
-    delivery = int(client.incr(key))
-    client.expire(key, KEEP_RESULTS_S)
+    delivery = int(_patiently(lambda: self.backend.client.incr(key)))
+    _patiently(lambda: self.backend.client.expire(key, KEEP_RESULTS_S))
     where = {"worker": self.request.hostname, "delivery": delivery, "task_id": task_id}
     if delivery > MAX_DELIVERIES:
         return not_graded(payload, f"the worker grading it was lost {delivery - 1} times (killed, "
                                    "out of memory or its machine gone); not tried again", **where)
-    self.update_state(state="STARTED", meta={"student": payload["student"],
-                                             "assignment": payload["assignment"],
-                                             "pid": os.getpid(), **where})
+    _patiently(lambda: self.update_state(state="STARTED", meta={
+        "student": payload["student"], "assignment": payload["assignment"], "pid": os.getpid(), **where}))
     worker = self.app.conf.aegrade
     version = worker["versions"].get(payload["assignment"])
     if version != payload["source_sha256"]:

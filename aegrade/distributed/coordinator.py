@@ -37,6 +37,11 @@ from .app import (DEFAULT_LOST_AFTER_S, MAX_DELIVERIES, QUEUE, TASK_NAME, check_
 from .store import GradebookWriter
 
 
+#: Failures of a task that say nothing about the submission (it is sent once more).
+_INFRASTRUCTURE_ERRORS = {"ConnectionError", "TimeoutError", "OperationalError", "ConnectionResetError",
+                          "BrokenPipeError", "OSError", "WorkerLostError"}
+
+
 class BrokerUnreachable(RuntimeError):
     """The broker cannot be reached (raised before any grading starts)."""
 
@@ -134,6 +139,7 @@ class _Coordinator:
     def __init__(self, app, writer, course_dir, opts, force, lost_after, stall_after, poll):
         self.app, self.writer, self.course, self.opts = app, writer, course_dir, opts
         self.force, self.poll = force, poll
+        self.t0 = time.monotonic()
         soft, hard = _task_limits(opts)
         self.limits = {"soft_time_limit": soft, "time_limit": hard}
         self.stall_after = stall_after if stall_after is not None else hard + lost_after + 60
@@ -188,6 +194,7 @@ class _Coordinator:
             f"recorded{' (regrading all: --force)' if self.force else ''}")
 
     def _send(self, tid: str) -> None:
+        self.out.meta.setdefault("first_send_s", round(time.monotonic() - self.t0, 3))
         self.sends[self.keys[tid]] = self.sends.get(self.keys[tid], 0) + 1
         self.out.meta["tasks"] += 1
         self.app.send_task(TASK_NAME, args=[self.payloads[tid]], task_id=tid, queue=QUEUE, **self.limits)
@@ -241,6 +248,10 @@ class _Coordinator:
         payload, key = self.payloads[tid], self.keys[tid]
         if meta["status"] != "SUCCESS":
             exc = meta.get("result")
+            if type(exc).__name__ in _INFRASTRUCTURE_ERRORS and self.sends.get(key, 0) < MAX_DELIVERIES:
+                log(f"grading: {key[0]}/{key[1]} failed on its worker ({type(exc).__name__}: "
+                    f"{str(exc)[:200]}); sent again")
+                return self._send_again(tid)
             why = (f"grading took longer than the task time limit ({self.limits['time_limit']:.0f} s)"
                    if type(exc).__name__ in ("TimeLimitExceeded", "SoftTimeLimitExceeded")
                    else f"the task failed on its worker: {type(exc).__name__}: {str(exc)[:300]}")
@@ -257,15 +268,19 @@ class _Coordinator:
             log(f"grading: REFUSED the result of {key[0]}/{key[1]} from worker {result.get('worker', '?')}: "
                 f"{result.get('reason') or 'graded against another version of the problem set'}")
             if self.sends.get(key, 0) < MAX_DELIVERIES:
-                new_tid = f"{tid.split('~')[0]}~{self.sends[key] + 1}"
-                self.payloads[new_tid], self.keys[new_tid] = payload, key
-                self._send(new_tid)
-                return new_tid
+                return self._send_again(tid)
             self.out.not_graded[key] = (f"refused: {result.get('reason') or 'another course version'}; "
                                         "start workers with this course version and run the command again")
             return None
         self._record(result, tid)
         return None
+
+    def _send_again(self, tid: str) -> str:
+        key = self.keys[tid]
+        new_tid = f"{tid.split('~')[0]}~{self.sends[key] + 1}"
+        self.payloads[new_tid], self.keys[new_tid] = self.payloads[tid], key
+        self._send(new_tid)
+        return new_tid
 
     def _record(self, result: dict, tid: str) -> None:
         key = (result["student"], result["assignment"])
@@ -281,6 +296,7 @@ class _Coordinator:
             for name, text in (result.get("autograded") or {}).items():
                 (dest / Path(name).name).write_text(text)
         self.out.results.setdefault(key[0], {})[key[1]] = record
+        self.out.meta["last_record_s"] = round(time.monotonic() - self.t0, 3)
 
 
 def publish_report(course_dir: Path, run: DistributedRun, extra_meta: dict) -> None:
