@@ -385,7 +385,7 @@ def test_a_submission_whose_worker_dies_twice_is_reported_ungraded_by_name(serve
     assert ("wrong2", "toy") not in gradebook_scores(db)
 
 
-def test_postgres_unreachable_is_a_clear_error_before_any_grading(servers, workers, course, klass):
+def test_postgres_unreachable_is_a_clear_error_before_any_grading(servers, workers, course, klass, tmp_path):
     from aegrade.distributed.local_servers import free_port
 
     redis, _ = servers
@@ -397,8 +397,11 @@ def test_postgres_unreachable_is_a_clear_error_before_any_grading(servers, worke
     assert "cannot reach the gradebook database postgresql://postgres@127.0.0.1" in out.stderr
     assert "Nothing was graded" in out.stderr
     assert client.llen("aegrade") == queued == 0
-    bad = aegrade("--course", course, "autograde", "--submitted", klass, "--broker", "amqp://x", check=False)
-    assert bad.returncode == 2 and "expected a Redis URL" in bad.stderr
+    from aegrade.distributed.coordinator import autograde_distributed
+
+    with pytest.raises(ValueError, match="expected a Redis URL"):
+        autograde_distributed(course, klass, broker="amqp://x", db=f"sqlite:///{tmp_path / 'gb.db'}")
+    assert not (tmp_path / "gb.db").exists()
 
 
 def test_a_worker_on_another_course_version_is_refused(servers, course, klass, tmp_path):
@@ -434,6 +437,9 @@ def test_grade_one_writes_the_documented_result(course, klass, tmp_path):
     assert json.loads(result["autograded"]["toy.ipynb"])["cells"]
     assert len(result["source_sha256"]) == 64 and result["timings"]["total_s"] > 0
     assert "wrong0 / toy: graded 4/7" in out.stdout
-    bad = aegrade("--course", course, "grade-one", klass / "ref0" / "toy" / "toy.ipynb", "--assignment", "toy",
-                  "--student", "bad id!", "--out", tmp_path / "x.json", check=False)
-    assert bad.returncode == 2 and "invalid student id" in bad.stderr and not (tmp_path / "x.json").exists()
+    from aegrade.one import grade_one
+
+    with pytest.raises(ValueError, match="invalid student id 'bad id!'"):
+        grade_one(klass / "ref0" / "toy" / "toy.ipynb", assignment="toy", student="bad id!", course_dir=course)
+    with pytest.raises(ValueError, match="unknown problem set 'ps9'"):
+        grade_one(klass / "ref0" / "toy" / "toy.ipynb", assignment="ps9", student="ref0", course_dir=course)

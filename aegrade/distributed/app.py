@@ -124,7 +124,7 @@ def _grade_submission(self, payload: dict) -> dict:
     stored = _patiently(lambda: self.backend.get_task_meta(task_id, cache=False))
     if stored.get("status") == "SUCCESS" and isinstance(stored.get("result"), dict):
         return stored["result"]                  # a duplicate delivery of a finished task
-    key = f"aegrade-deliveries-{task_id}"
+    key = f"aegrade-deliveries-{task_id.split('~')[0]}"   # a task sent again counts on
     delivery = int(_patiently(lambda: self.backend.client.incr(key)))
     _patiently(lambda: self.backend.client.expire(key, KEEP_RESULTS_S))
     where = {"worker": self.request.hostname, "delivery": delivery, "task_id": task_id}
