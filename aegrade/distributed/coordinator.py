@@ -187,8 +187,8 @@ class _Coordinator:
             meta = stored.get(tid)
             if meta and meta["status"] == "SUCCESS":
                 continue          # graded after an earlier coordinator stopped: collected below
-            if meta and meta["status"] == "STARTED":
-                continue          # still being graded for an earlier coordinator: wait for it
+            # queued or started for an earlier coordinator, or lost: sent (again); a copy that
+            # finds the result already stored returns it without grading
             self._send(tid)
         log(f"grading: {len(self.payloads)} task(s) for the workers, {len(self.out.skipped)} already "
             f"recorded{' (regrading all: --force)' if self.force else ''}")
