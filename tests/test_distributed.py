@@ -49,7 +49,10 @@ def aegrade(*args, check=True, **kw) -> subprocess.CompletedProcess:
 
 
 def aegrade_background(*args, log: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "aegrade", *map(str, args)], env=env_bin_first(),
+    # temporary folders (a worker's course snapshot) beside the log: a worker killed with -9
+    # leaves nothing behind outside the test's own folder
+    return subprocess.Popen([sys.executable, "-m", "aegrade", *map(str, args)],
+                            env=dict(env_bin_first(), TMPDIR=str(log.parent)),
                             stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
 
 
