@@ -49,10 +49,7 @@ def aegrade(*args, check=True, **kw) -> subprocess.CompletedProcess:
 
 
 def aegrade_background(*args, log: Path) -> subprocess.Popen:
-    # temporary folders (a worker's course snapshot) beside the log: a worker killed with -9
-    # leaves nothing behind outside the test's own folder
-    return subprocess.Popen([sys.executable, "-m", "aegrade", *map(str, args)],
-                            env=dict(env_bin_first(), TMPDIR=str(log.parent)),
+    return subprocess.Popen([sys.executable, "-m", "aegrade", *map(str, args)], env=env_bin_first(),
                             stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
 
 
