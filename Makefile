@@ -19,7 +19,7 @@ export AUTOENCODER_NP_DATA := $(SHARED_MNIST)
 endif
 endif
 
-.PHONY: help venv test test-fast course course-fast site lab release autograde feedback grades student-release bench clean
+.PHONY: help venv test test-fast course course-fast site lab release autograde feedback grades student-release bench distributed-trial clean
 
 help:
 	@echo "make test      run the whole test suite (library, lectures in fast mode, grading)"
@@ -31,6 +31,7 @@ help:
 	@echo "make release | autograde | feedback | grades     instructor commands (nbgrader)"
 	@echo "make student-release   build/student/ (+ zip): the students' repository, without solutions"
 	@echo "make bench     speed benchmark against PyTorch (installs the optional 'bench' extra)"
+	@echo "make distributed-trial   a private Redis + PostgreSQL and two grading workers on this machine"
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -77,6 +78,11 @@ student-release: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[dev,bench]"
 	$(PY) benchmarks/bench_training.py
+
+# grading on Celery workers, tried on one machine (installs the optional 'distributed' extra)
+distributed-trial: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[$(EXTRAS),distributed]"
+	$(PY) -m aegrade.distributed.trial --course $(CURDIR)
 
 clean:
 	rm -rf build .pytest_cache

@@ -28,6 +28,48 @@ def _grading_options(p: argparse.ArgumentParser, *, scan_switch: bool) -> None:
                             "flag (the sandbox still applies)")
 
 
+def _distributed_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--broker", default=None,
+                   help="grade on Celery workers (aegrade worker) listening to this Redis URL")
+    p.add_argument("--db", default=None,
+                   help="the gradebook's database URL (any nbgrader accepts, e.g. "
+                        "postgresql://USER@HOST:5432/DB); only this run writes it")
+    p.add_argument("--force", action="store_true",
+                   help="with --broker/--db: regrade submissions already recorded")
+    p.add_argument("--lost-after", type=float, default=None,
+                   help="with --broker: as the workers' --lost-after")
+    p.add_argument("--stall-after", type=float, default=None,
+                   help="with --broker: stop (naming what is not graded) when no result came for "
+                        "this many seconds")
+
+
+def _distributed_args(args) -> dict:
+    from .distributed.app import DEFAULT_LOST_AFTER_S
+
+    if not (args.broker or args.db):
+        if args.force:
+            raise SystemExit("aegrade autograde: --force goes with --broker or --db (a plain run "
+                             "always grades everything)")
+        return {}
+    return {"broker": args.broker, "db": args.db, "force": args.force,
+            "lost_after": args.lost_after or DEFAULT_LOST_AFTER_S, "stall_after": args.stall_after}
+
+
+def _worker(course, args) -> int:
+    from .distributed.app import DEFAULT_LOST_AFTER_S
+    from .distributed.commands import cmd_worker
+
+    return cmd_worker(course, args.broker, options_from_args(args), args.concurrency,
+                      args.lost_after or DEFAULT_LOST_AFTER_S, args.name)
+
+
+def _grade_one(course, args) -> int:
+    from .distributed.commands import cmd_grade_one
+
+    return cmd_grade_one(course, args.notebook, args.assignment, args.student, args.out,
+                         options_from_args(args))
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="aegrade", description=DESCRIPTION)
     ap.add_argument("--course", type=Path, default=None,
@@ -40,6 +82,22 @@ def parser() -> argparse.ArgumentParser:
                    help="submissions: <dir>/<student>/<ps>/*.ipynb or a folder of collected "
                         "files (default: <course>/submitted)")
     _grading_options(p, scan_switch=True)
+    _distributed_options(p)
+    p = sub.add_parser("grade-one", help="grade one submission; write its result as JSON")
+    p.add_argument("notebook", type=Path, help="the submitted notebook (or a folder holding it)")
+    p.add_argument("--assignment", required=True, help="the problem set (a folder of solutions/)")
+    p.add_argument("--student", required=True, help="the student id")
+    p.add_argument("--out", type=Path, required=True, help="where the JSON result goes")
+    _grading_options(p, scan_switch=False)
+    p = sub.add_parser("worker", help="a Celery worker grading submissions sent by `autograde --broker`")
+    p.add_argument("--broker", required=True, help="Redis URL, e.g. redis://HOST:6379/0")
+    p.add_argument("--concurrency", type=int, default=None,
+                   help="submissions graded at once (default: one more than the CPUs)")
+    p.add_argument("--name", default=None, help="the worker's name (default aegrade-PID@HOST)")
+    p.add_argument("--lost-after", type=float, default=None,
+                   help="seconds after which a task of a vanished worker goes to another one "
+                        "(the same on every worker of a broker)")
+    p.add_argument("--isolation", choices=("auto", "full", "uid", "none"), default=None)
     p = sub.add_parser("selfcheck", help="autograde the reference solutions; fail unless full marks")
     _grading_options(p, scan_switch=False)
     sub.add_parser("feedback", help="nbgrader generate_feedback without the hidden tests")
@@ -62,7 +120,10 @@ def options_from_args(args) -> GradingOptions:
 
 COMMANDS = {
     "release": lambda course, args: cmd_release(course),
-    "autograde": lambda course, args: cmd_autograde(course, args.submitted, options_from_args(args)),
+    "autograde": lambda course, args: cmd_autograde(course, args.submitted, options_from_args(args),
+                                                    **_distributed_args(args)),
+    "grade-one": _grade_one,
+    "worker": _worker,
     "feedback": lambda course, args: cmd_feedback(course),
     "grades": lambda course, args: cmd_grades(course, args.out),
     "selfcheck": lambda course, args: cmd_selfcheck(course, options_from_args(args)),

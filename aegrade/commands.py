@@ -40,13 +40,21 @@ def cmd_release(course_dir: Path) -> int:
     return 0
 
 
-def cmd_autograde(course_dir: Path, submitted: Path | None, opts: GradingOptions) -> int:
-    """Grade every submission, publish into the course, print the table and the summary."""
+def cmd_autograde(course_dir: Path, submitted: Path | None, opts: GradingOptions, **distributed) -> int:
+    """Grade every submission, publish into the course, print the table and the summary.
+
+    With ``broker`` (Celery workers) or ``db`` (a gradebook database URL) in ``distributed``,
+    :func:`aegrade.distributed.commands.cmd_autograde_distributed` grades and records instead.
+    """
     submitted = Path(submitted) if submitted else Path(course_dir) / "submitted"
     if not submitted.is_dir():
         log(f"autograde: no submissions: {submitted} does not exist "
             "(expected <student>/<ps>/<ps>.ipynb, or use --submitted DIR)")
         return 1
+    if distributed.get("broker") or distributed.get("db"):
+        from .distributed.commands import cmd_autograde_distributed
+
+        return cmd_autograde_distributed(course_dir, submitted, opts, **distributed)
     work = Path(tempfile.mkdtemp(prefix="aegrade-"))
     try:
         t0 = time.monotonic()

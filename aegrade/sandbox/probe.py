@@ -48,8 +48,12 @@ def probe_level() -> tuple[str, str]:
                 msg = "new PID namespace did not start at pid 1"
         except Exception as exc:  # noqa: BLE001
             msg = repr(exc)
-        os.write(w, msg.encode()[:500])
-        os._exit(0)
+        try:
+            os.write(w, msg.encode()[:500])
+        finally:
+            # never return into the caller's code inside the new namespaces (a parent killed
+            # meanwhile makes the write fail: the child must still end here)
+            os._exit(0)
     os.close(w)
     data = b""
     while True:
