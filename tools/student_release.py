@@ -208,7 +208,7 @@ def _students_pyproject(path: Path) -> None:
     """The students' ``pyproject.toml`` installs the library only: the grading engine (``aegrade``
     and its command) stays with the instructor."""
     text = path.read_text()
-    text = re.sub(r'(?m)^packages = \[.*\]$', 'packages = ["autoencoder_np"]', text)
+    text = re.sub(r'(?ms)^packages = \[.*?\]', 'packages = ["autoencoder_np"]', text)
     text = re.sub(r"(?ms)^\[project\.scripts\]\n.*?(?=^\[)", "", text)
     if re.search(r'"aegrade|^aegrade\s*=', text, re.M):
         raise RuntimeError("the students' pyproject.toml still installs aegrade")
