@@ -17,6 +17,8 @@ from site_build import EXECUTED_LECTURE, LECTURES, REPO, built_site
 from tools import site
 from tools.site_checks import external_loads, leaked_lines, normalise, secret_lines, site_text
 
+pytestmark = pytest.mark.slow  # builds the site (executes a lecture; the browser test starts Chromium)
+
 SOLUTION_NOTEBOOKS = sorted((REPO / "solutions").glob("*/*.ipynb"))
 
 

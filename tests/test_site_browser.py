@@ -20,6 +20,8 @@ import pytest
 from real_parts import CHROMIUM, need_chromium
 from site_build import EXECUTED_LECTURE, REPO, built_site
 
+pytestmark = pytest.mark.slow  # builds the site (executes a lecture; the browser test starts Chromium)
+
 SCREENSHOTS = REPO / "build" / "site-screenshots"
 TABS = 3  # pages loading at once: typesetting formula-heavy lectures is what takes the time
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
