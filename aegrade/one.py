@@ -35,7 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .course import SOURCE_DIR, assignments_in, source_notebooks
+from .course import SOURCE_DIR, assignments_in, inside, source_notebooks
 from .defaults import STUDENT_ID_PATTERN
 from .notebooks import nbgrader_meta
 from .options import GradingOptions
@@ -101,7 +101,7 @@ def _place_submission(submission: Path, dest: Path, course_dir: Path, assignment
 
 
 def grade_one(submission, *, assignment: str, student: str, course_dir, work_dir=None,
-              options: GradingOptions | None = None, **overrides) -> dict:
+              options: GradingOptions | None = None, prepared=None, **overrides) -> dict:
     """Grade one student's submission of one problem set; the JSON-ready result (module doc).
 
     Parameters
@@ -120,6 +120,11 @@ def grade_one(submission, *, assignment: str, student: str, course_dir, work_dir
         removed afterwards.
     options : GradingOptions, optional
         Limits and switches (``workers`` is always 1 here); ``overrides`` replace single fields.
+    prepared : aegrade.run.PreparedCourse, optional
+        A course prepared once for many calls (:func:`aegrade.run.prepare_course`; a Celery
+        worker keeps one per grading process). Its options are used; ``work_dir`` is then
+        required and must lie inside one of the folders it was prepared to hide. The submission
+        is removed from the prepared course afterwards.
 
     Returns
     -------
@@ -133,6 +138,12 @@ def grade_one(submission, *, assignment: str, student: str, course_dir, work_dir
                          f"{', '.join(assignments_in(course_dir))}")
     if not STUDENT_ID.match(student):
         raise ValueError(f"invalid student id {student!r}: expected {STUDENT_ID_PATTERN}")
+    if prepared is not None:
+        if Path(prepared.course_dir) != course_dir:
+            raise ValueError(f"the prepared course is {prepared.course_dir}, not {course_dir}")
+        if work_dir is None or not any(inside(Path(work_dir).resolve(), h) for h in prepared.hidden):
+            raise ValueError("with a prepared course, work_dir must be given and lie inside a folder "
+                             f"it hides ({', '.join(map(str, prepared.hidden))})")
     own_tmp = work_dir is None
     base = Path(tempfile.mkdtemp(prefix="aegrade-one-")) if own_tmp else Path(work_dir).resolve()
     if not own_tmp:
@@ -141,39 +152,52 @@ def grade_one(submission, *, assignment: str, student: str, course_dir, work_dir
         folder = base / "submitted" / student / assignment
         _place_submission(submission, folder, course_dir, assignment)
         files = {str(p.relative_to(folder)): p for p in folder.rglob("*") if p.is_file()}
-        overrides["workers"] = 1
-        run = autograde_dir(base / "submitted", course_dir=course_dir, work_dir=base / "work",
-                            options=options, **overrides)
-        rec = run.results.get(student, {}).get(assignment) or {
-            "status": "ungraded", "reason": "the grader found no submission", "problems": {},
-            "total": None, "max_total": None, "notes": [], "seconds": None}
-        autograded = {}
-        out_dir = base / "work" / "course" / "autograded" / student / assignment
-        if rec["status"] == "graded":
-            autograded = {p.name: p.read_text() for p in sorted(out_dir.glob("*.ipynb"))}
-        where = problem_notebooks(course_dir, assignment)
-        return {
-            "schema": RESULT_SCHEMA,
-            "student": student,
-            "assignment": assignment,
-            "status": rec["status"],
-            "reason": rec.get("reason", "") if rec["status"] != "graded" else "",
-            "findings": rec.get("findings", []),
-            "problems": {gid: {"notebook": where.get(gid, assignment), **p}
-                         for gid, p in rec.get("problems", {}).items()},
-            "total": rec.get("total"),
-            "max_total": rec.get("max_total"),
-            "notes": rec.get("notes", []),
-            "autograded": autograded,
-            "source_sha256": source_checksum(course_dir, assignment),
-            "submission_sha256": tree_checksum(files),
-            "timings": {"grading_s": rec.get("seconds"), "total_s": round(time.monotonic() - t0, 3)},
-            "host": socket.gethostname(),
-            "isolation": run.meta.get("isolation"),
-        }
+        if prepared is None:
+            overrides["workers"] = 1
+            run = autograde_dir(base / "submitted", course_dir=course_dir, work_dir=base / "work",
+                                options=options, **overrides)
+            out_dir = base / "work" / "course" / "autograded" / student / assignment
+            return _result(run, student, assignment, out_dir, course_dir, files, t0)
+        try:
+            run = prepared.grade(base / "submitted")
+            out_dir = prepared.root / "autograded" / student / assignment
+            return _result(run, student, assignment, out_dir, course_dir, files, t0)
+        finally:
+            prepared.forget([(student, assignment)])
     finally:
         if own_tmp:
             shutil.rmtree(base, ignore_errors=True)
+
+
+def _result(run, student: str, assignment: str, out_dir: Path, course_dir: Path, files: dict,
+            t0: float) -> dict:
+    """The result of one submission's grading run (module doc)."""
+    rec = run.results.get(student, {}).get(assignment) or {
+        "status": "ungraded", "reason": "the grader found no submission", "problems": {},
+        "total": None, "max_total": None, "notes": [], "seconds": None}
+    autograded = {}
+    if rec["status"] == "graded":
+        autograded = {p.name: p.read_text() for p in sorted(out_dir.glob("*.ipynb"))}
+    where = problem_notebooks(course_dir, assignment)
+    return {
+        "schema": RESULT_SCHEMA,
+        "student": student,
+        "assignment": assignment,
+        "status": rec["status"],
+        "reason": rec.get("reason", "") if rec["status"] != "graded" else "",
+        "findings": rec.get("findings", []),
+        "problems": {gid: {"notebook": where.get(gid, assignment), **p}
+                     for gid, p in rec.get("problems", {}).items()},
+        "total": rec.get("total"),
+        "max_total": rec.get("max_total"),
+        "notes": rec.get("notes", []),
+        "autograded": autograded,
+        "source_sha256": source_checksum(course_dir, assignment),
+        "submission_sha256": tree_checksum(files),
+        "timings": {"grading_s": rec.get("seconds"), "total_s": round(time.monotonic() - t0, 3)},
+        "host": socket.gethostname(),
+        "isolation": run.meta.get("isolation"),
+    }
 
 
 def check_result(result: dict) -> dict:

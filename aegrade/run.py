@@ -14,6 +14,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -31,7 +32,7 @@ from .options import GradingOptions
 from .report import failure_reason, format_finding
 from .sandbox_setup import matplotlib_cache, write_sandbox
 from .submissions import Submission, discover_submissions, stage
-from .workers import run_tasks
+from .workers import GradingPool
 
 
 @dataclass
@@ -86,45 +87,168 @@ def autograde_dir(submitted_dir, *, course_dir, work_dir, options: GradingOption
         ``.meta`` says how the run went. Both are also written to ``work_dir/report.json``.
     """
     t_start = time.monotonic()
+    submitted_dir = Path(submitted_dir).resolve()
+    with prepare_course(course_dir, work_dir, options=options, hidden=[submitted_dir],
+                        gradebook_seed=gradebook_seed, **overrides) as prepared:
+        run = prepared.grade(submitted_dir, progress=progress)
+    run.meta["seconds"] = round(time.monotonic() - t_start, 2)
+    (prepared.work / "report.json").write_text(json.dumps({"meta": run.meta, "results": run.results}, indent=1))
+    return run
+
+
+def prepare_course(course_dir, work_dir, *, options: GradingOptions | None = None, hidden=(),
+                   gradebook_seed=None, **overrides) -> "PreparedCourse":
+    """Everything a grading run needs before the first submission, done once.
+
+    A private nbgrader course in ``work_dir`` with the problem sets released into its own
+    gradebook, the sandbox's settings and kernelspec, the isolation level. Use it as a context
+    manager; :meth:`PreparedCourse.grade` grades a folder of submissions and may be called any
+    number of times (a Celery worker grades one submission per call, with its grading processes
+    kept alive between calls).
+
+    Parameters
+    ----------
+    course_dir, work_dir, options, gradebook_seed
+        As for :func:`autograde_dir`.
+    hidden : list of path
+        Folders the submissions will come from: never visible inside the sandbox, and
+        ``work_dir`` must not be inside them.
+    """
     opts = options or GradingOptions()
     if overrides:
         opts = GradingOptions(**{**asdict(opts), **overrides})
     course_dir = Path(course_dir).resolve()
-    submitted_dir = Path(submitted_dir).resolve()
     work = Path(work_dir).resolve()
-    for a, b, what in ((work, course_dir, "course"), (work, submitted_dir, "submission folder"),
-                       (submitted_dir, work, "work folder")):
-        if inside(a, b):
-            raise ValueError(f"{a} must not be inside the {what} {b}")
+    hidden = [Path(h).resolve() for h in hidden]
+    pairs = [(work, course_dir, "course")]
+    for h in hidden:
+        pairs += [(work, h, "submission folder"), (h, work, "work folder")]
+    for x, y, what in pairs:
+        if inside(x, y):
+            raise ValueError(f"{x} must not be inside the {what} {y}")
     assignments = assignments_in(course_dir)
     if not assignments:
         raise ValueError(f"no assignments in {course_dir / SOURCE_DIR}")
-    with warnings.catch_warnings():
-        # nbgrader's own SQLAlchemy warnings are not the caller's business (and a caller
-        # such as pytest may turn them into errors)
-        warnings.simplefilter("ignore")
-        root, known = _private_course(course_dir, work, assignments, gradebook_seed)
-        subs, found = discover_submissions(submitted_dir, assignments)
-        for w in found:
-            log(f"grading: {w}")
-        stage(subs, root, opts, known)
-        level, detail = isolation_level(opts.isolation)
-        if level != "full":
-            warn_unisolated(level, detail)
-        os.chmod(work / "scratch", 0o711 if level == "uid" else 0o700)
-        env = {"PATH": env_bin_first()["PATH"], "JUPYTER_PATH": str(work / "jupyter"),
-               "AEGRADE_SANDBOX_CONFIG": str(work / "sandbox.json")}
-        n_workers = opts.n_workers(os.cpu_count())
-        with environment(PATH=env["PATH"]), unsynced_gradebooks(root):
-            _release_in_private_course(course_dir, root, work, opts, level, assignments)
-            write_sandbox(course_dir, work, opts, level, submitted_dir, matplotlib_cache(course_dir, work))
-            outcomes = _grade(subs, course_dir, root, work, opts, level, env, n_workers, progress)
-            results = _collect(subs, root, work, outcomes)
-    meta = {"isolation": level, "isolation_detail": detail, "static_scan": opts.static_scan,
-            "seconds": round(time.monotonic() - t_start, 2), "workers": n_workers,
-            "warnings": found}
-    (work / "report.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
-    return GradingRun(results, meta)
+    prepared = PreparedCourse(course_dir, work, opts)
+    prepared.hidden = hidden
+    try:
+        prepared._prepare(assignments, hidden, gradebook_seed)
+    except BaseException:
+        prepared.close()
+        raise
+    return prepared
+
+
+class PreparedCourse:
+    """A private course ready to grade (made by :func:`prepare_course`)."""
+
+    def __init__(self, course_dir: Path, work: Path, opts: GradingOptions):
+        self.course_dir, self.work, self.opts = course_dir, work, opts
+        self.root = work / "course"
+        self._stack = contextlib.ExitStack()
+        self.pool: GradingPool | None = None
+        self.hidden: list = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        """End the grading processes; undo the environment changes of :func:`prepare_course`."""
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
+        self._stack.close()
+
+    def _prepare(self, assignments, hidden, gradebook_seed) -> None:
+        opts, work = self.opts, self.work
+        with warnings.catch_warnings():
+            # nbgrader's own SQLAlchemy warnings are not the caller's business (and a caller
+            # such as pytest may turn them into errors)
+            warnings.simplefilter("ignore")
+            self.root, self.known = _private_course(self.course_dir, work, assignments, gradebook_seed)
+            self.level, self.detail = isolation_level(opts.isolation)
+            if self.level != "full":
+                warn_unisolated(self.level, self.detail)
+            os.chmod(work / "scratch", 0o711 if self.level == "uid" else 0o700)
+            self.env = {"PATH": env_bin_first()["PATH"], "JUPYTER_PATH": str(work / "jupyter"),
+                        "AEGRADE_SANDBOX_CONFIG": str(work / "sandbox.json")}
+            self.n_workers = opts.n_workers(os.cpu_count())
+            self._stack.enter_context(environment(PATH=self.env["PATH"]))
+            self._stack.enter_context(unsynced_gradebooks(self.root))
+            _release_in_private_course(self.course_dir, self.root, work, opts, self.level, assignments)
+            write_sandbox(self.course_dir, work, opts, self.level, hidden,
+                          matplotlib_cache(self.course_dir, work))
+
+    def grade(self, submitted_dir, progress=None) -> GradingRun:
+        """Grade every submission in ``submitted_dir`` (a folder given in ``hidden``).
+
+        Returns a :class:`GradingRun` as :func:`autograde_dir` does; the graded submissions stay in
+        the private course's gradebook and ``autograded/`` until :meth:`forget` removes them.
+        """
+        t_start = time.monotonic()
+        opts, work = self.opts, self.work
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            subs, found = discover_submissions(Path(submitted_dir), self.known)
+            for w in found:
+                log(f"grading: {w}")
+            for sub in subs:                      # a submission graded before in this course
+                self._clear(sub.key)
+            stage(subs, self.root, opts, self.known)
+            outcomes = self._grade(subs, progress)
+            results = _collect(subs, self.root, work, outcomes)
+        meta = {"isolation": self.level, "isolation_detail": self.detail, "static_scan": opts.static_scan,
+                "seconds": round(time.monotonic() - t_start, 2), "workers": self.n_workers,
+                "warnings": found}
+        return GradingRun(results, meta)
+
+    def forget(self, keys) -> None:
+        """Remove graded submissions ``[(student, assignment)]`` from the private course."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            remove_submissions(self.root, keys)
+        for key in keys:
+            self._clear(key)
+
+    def _clear(self, key) -> None:
+        student, assignment = key
+        for folder in ("submitted", "autograded"):
+            shutil.rmtree(self.root / folder / student / assignment, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                (self.root / folder / student).rmdir()      # when no other problem set is there
+        for path in (self.work / "status").glob(f"{student}__{assignment}__*.json"):
+            path.unlink()
+
+    def _grade(self, subs, progress) -> dict:
+        """Grade the staged submissions with the pool; ``{(student, assignment): outcome}``."""
+        tasks = [{"student": s.student, "assignment": s.assignment} for s in subs
+                 if not s.problem and not s.flagged]
+        if not tasks:
+            return {}
+        opts, work, level = self.opts, self.work, self.level
+        status_dir = work / "status"
+
+        def cfg_factory(runtime_dir):
+            return nbgrader_config(self.course_dir, root=self.root,
+                                   grading=GradingSetup(opts, status_dir, level, runtime_dir))
+
+        def retry(res):
+            """Failures that the submission's own code did not cause are retried once."""
+            statuses = read_status(status_dir, res["student"], res["assignment"])
+            if any(st.get("status") in ("flagged", "ungraded") for st in statuses):
+                return False
+            for path in status_dir.glob(f"{res['student']}__{res['assignment']}__*.json"):
+                path.unlink()
+            log(f"grading: retrying {res['student']}/{res['assignment']} after: {failure_reason(res)}")
+            return True
+
+        if self.pool is None:
+            hard_limit = opts.wall_limit + opts.startup_timeout + 60
+            self.pool = GradingPool(self.n_workers, hard_limit, cfg_factory, work, level, self.env)
+        return self.pool.run(tasks, progress, retry)
 
 
 def _private_course(course_dir: Path, work: Path, assignments: list[str], gradebook_seed):
@@ -159,31 +283,6 @@ def _release_in_private_course(course_dir, root, work, opts, level, assignments)
         if not res.get("success"):
             raise RuntimeError(f"nbgrader generate_assignment {a} failed:\n"
                                f"{res.get('log', '')}\n{res.get('error', '')}")
-
-
-def _grade(subs, course_dir, root, work, opts, level, env, n_workers, progress) -> dict:
-    """Grade the staged submissions with the worker pool; ``{(student, assignment): outcome}``."""
-    tasks = [{"student": s.student, "assignment": s.assignment} for s in subs
-             if not s.problem and not s.flagged]
-    if not tasks:
-        return {}
-    hard_limit = opts.wall_limit + opts.startup_timeout + 60
-
-    def cfg_factory(runtime_dir):
-        return nbgrader_config(course_dir, root=root,
-                               grading=GradingSetup(opts, work / "status", level, runtime_dir))
-
-    def retry(res):
-        """Failures that the submission's own code did not cause are retried once."""
-        statuses = read_status(work / "status", res["student"], res["assignment"])
-        if any(st.get("status") in ("flagged", "ungraded") for st in statuses):
-            return False
-        for path in (work / "status").glob(f"{res['student']}__{res['assignment']}__*.json"):
-            path.unlink()
-        log(f"grading: retrying {res['student']}/{res['assignment']} after: {failure_reason(res)}")
-        return True
-
-    return run_tasks(tasks, n_workers, hard_limit, cfg_factory, work, level, env, progress, retry=retry)
 
 
 def _record(sub: Submission, root: Path, work: Path, outcome: dict | None, scores: dict) -> dict:

@@ -33,11 +33,14 @@ def ro_paths(course_dir: Path, opts: GradingOptions) -> list[str]:
 
 
 def write_sandbox(course_dir: Path, work: Path, opts: GradingOptions, level: str,
-                  submitted_dir: Path, mpl_cache: Path | None) -> Path:
+                  submitted: list, mpl_cache: Path | None) -> Path:
     """Write the launcher's settings (``work/sandbox.json``, mode 600) and the kernelspec that
-    runs it (``work/jupyter/kernels/<KERNEL_NAME>``); return the settings file."""
-    hidden = sorted({str(Path(course_dir).resolve()), str(work.resolve()),
-                     str(Path(submitted_dir).resolve())})
+    runs it (``work/jupyter/kernels/<KERNEL_NAME>``); return the settings file.
+
+    ``submitted`` lists the folders submissions come from: hidden in the sandbox, like the
+    course and ``work``."""
+    hidden = sorted({str(Path(course_dir).resolve()), str(work.resolve())}
+                    | {str(Path(p).resolve()) for p in submitted})
     ro = []
     for p in ro_paths(course_dir, opts):
         # never expose a folder that contains a hidden one (e.g. "/work" around the course)

@@ -135,102 +135,156 @@ def _reap(pid: int, timeout: float = 15.0) -> None:
         time.sleep(0.05)
 
 
-def run_tasks(tasks: list[dict], n_workers: int, hard_limit: float, cfg_factory, work: Path,
-               level: str, env: dict, progress=None, retry=None) -> dict:
-    """Grade ``tasks`` with forked workers; returns ``{(student, assignment): result}``.
+class GradingPool:
+    """Forked grading workers that stay alive between batches of tasks.
 
-    The parent stays single-threaded: it hands one task at a time to each worker over
-    a pipe, waits with ``select`` and kills (then replaces) a worker whose task runs
-    longer than ``hard_limit`` seconds.  ``retry(result)`` decides whether a failed task
-    is graded a second time (once).
+    The parent stays single-threaded: it hands one task at a time to each worker over a pipe,
+    waits with ``select`` and kills (then replaces) a worker whose task runs longer than
+    ``hard_limit`` seconds.  Workers are started when a batch needs them and kept, idle, for the
+    next :meth:`run` (a Celery worker grades one submission per task and pays the fork, nbgrader's
+    set-up and the engine clean-up once, not per task); :meth:`close` (or leaving the ``with``
+    block) ends them.
+
+    Parameters
+    ----------
+    n_workers : int
+        Workers at most.
+    hard_limit : float
+        Seconds one task may take before its worker is killed.
+    cfg_factory : callable
+        ``cfg_factory(runtime_dir)``: the nbgrader config of one worker.
+    work : Path
+        The run's work folder (``logs/``, ``runtime/``).
+    level : str
+        Isolation level (``"full"`` gives each worker a private mount namespace).
+    env : dict
+        Environment variables of the workers.
     """
-    results: dict = {}
-    runtime_root = work / "runtime"
-    runtime_root.mkdir(exist_ok=True)
-    if level != "full":
-        os.chmod(runtime_root, 0o700)
-        runtime_root_for_workers = None
-    else:
-        runtime_root_for_workers = runtime_root
-    pending = list(tasks)
-    workers: dict[int, _Worker] = {}
-    parent_fds: set = set()
-    counter = [0]
-    dispose_engines()
 
-    def start_one():
-        w = _spawn_worker(counter[0], cfg_factory, work, level, runtime_root_for_workers, env,
-                          parent_fds)
-        counter[0] += 1
-        workers[w.result_r] = w
+    def __init__(self, n_workers: int, hard_limit: float, cfg_factory, work: Path, level: str, env: dict):
+        self.n_workers, self.hard_limit = max(1, n_workers), hard_limit
+        self.cfg_factory, self.work, self.level, self.env = cfg_factory, Path(work), level, env
+        runtime_root = self.work / "runtime"
+        runtime_root.mkdir(exist_ok=True)
+        if level != "full":
+            os.chmod(runtime_root, 0o700)
+        self.runtime_root = runtime_root if level == "full" else None
+        self.workers: dict[int, _Worker] = {}
+        self.parent_fds: set = set()
+        self.counter = 0
+        self.engines_disposed = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _start_one(self) -> _Worker:
+        if not self.engines_disposed:
+            dispose_engines()
+            self.engines_disposed = True
+        w = _spawn_worker(self.counter, self.cfg_factory, self.work, self.level, self.runtime_root,
+                          self.env, self.parent_fds)
+        self.counter += 1
+        self.workers[w.result_r] = w
         return w
 
-    def dispatch(w):
-        if pending:
-            w.task = pending.pop(0)
-            w.started = time.monotonic()
-            os.write(w.task_w, (json.dumps(w.task) + "\n").encode())
-        else:
-            w.task = None
-
-    def retire(w, reason=None, kill=False):
+    def _retire(self, w: _Worker, results: dict | None = None, reason: str | None = None,
+                kill: bool = False) -> None:
         if kill:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(w.pid, signal.SIGKILL)
-        if w.task is not None and reason:
+        if w.task is not None and reason and results is not None:
             key = (w.task["student"], w.task["assignment"])
             results[key] = {"student": key[0], "assignment": key[1], "success": False,
                             "log": "", "error": reason,
                             "seconds": round(time.monotonic() - w.started, 2), "watchdog": True}
-            w.task = None
+        w.task = None
         for fd in (w.task_w, w.result_r):
             with contextlib.suppress(OSError):
                 os.close(fd)
-            parent_fds.discard(fd)
-        workers.pop(w.result_r, None)
+            self.parent_fds.discard(fd)
+        self.workers.pop(w.result_r, None)
         _reap(w.pid)
 
-    try:
-        for _ in range(min(max(1, n_workers), len(pending))):
-            dispatch(start_one())
-        while any(w.task is not None for w in workers.values()):
-            busy = [w for w in workers.values() if w.task is not None]
-            ready, _, _ = select.select([w.result_r for w in busy], [], [], 1.0)
-            for fd in ready:
-                w = workers.get(fd)
-                if w is None:
-                    continue
-                chunk = os.read(fd, 1 << 16)
-                if not chunk:  # the worker died
-                    retire(w, "the grading worker died while grading this submission", kill=True)
-                    if pending:
-                        dispatch(start_one())
-                    continue
-                w.buffer += chunk
-                while b"\n" in w.buffer:
-                    line, w.buffer = w.buffer.split(b"\n", 1)
-                    res = json.loads(line)
-                    if retry is not None and not res["success"] and w.task.get("attempt", 1) < 2 \
-                            and retry(res):
-                        # an infrastructure hiccup (not the student's code): grade it once more
-                        pending.append(dict(w.task, attempt=w.task.get("attempt", 1) + 1))
-                        dispatch(w)
+    def run(self, tasks: list[dict], progress=None, retry=None) -> dict:
+        """Grade ``tasks``; returns ``{(student, assignment): result}``.
+
+        ``retry(result)`` decides whether a failed task is graded a second time (once);
+        ``progress(result)`` is called as each result arrives.
+        """
+        results: dict = {}
+        pending = list(tasks)
+
+        def dispatch(w):
+            if pending:
+                w.task = pending.pop(0)
+                w.started = time.monotonic()
+                os.write(w.task_w, (json.dumps(w.task) + "\n").encode())
+            else:
+                w.task = None
+
+        def replace(w, reason):
+            self._retire(w, results, reason, kill=True)
+            if pending:
+                dispatch(self._start_one())
+
+        try:
+            for w in list(self.workers.values()):
+                dispatch(w)
+            while pending and len(self.workers) < self.n_workers:
+                dispatch(self._start_one())
+            while any(w.task is not None for w in self.workers.values()):
+                busy = [w for w in self.workers.values() if w.task is not None]
+                ready, _, _ = select.select([w.result_r for w in busy], [], [], 1.0)
+                for fd in ready:
+                    w = self.workers.get(fd)
+                    if w is None:
                         continue
-                    results[(res["student"], res["assignment"])] = res
-                    with contextlib.suppress(OSError):
-                        (work / "logs" / f"{res['student']}__{res['assignment']}.log").write_text(
-                            f"success: {res['success']}\n{res['log']}\n{res['error']}")
-                    if progress:
-                        progress(res)
-                    dispatch(w)
-            now = time.monotonic()
-            for w in list(workers.values()):
-                if w.task is not None and now - w.started > hard_limit:
-                    retire(w, f"grading took longer than {hard_limit:.0f} s (watchdog)", kill=True)
-                    if pending:
-                        dispatch(start_one())
-    finally:
-        for w in list(workers.values()):
-            # idle workers exit when their task pipe closes; busy ones are killed
-            retire(w, "grading was interrupted", kill=w.task is not None)
-    return results
+                    chunk = os.read(fd, 1 << 16)
+                    if not chunk:  # the worker died
+                        replace(w, "the grading worker died while grading this submission")
+                        continue
+                    w.buffer += chunk
+                    while b"\n" in w.buffer:
+                        line, w.buffer = w.buffer.split(b"\n", 1)
+                        res = json.loads(line)
+                        if retry is not None and not res["success"] and w.task.get("attempt", 1) < 2 \
+                                and retry(res):
+                            # an infrastructure hiccup (not the student's code): grade it once more
+                            pending.append(dict(w.task, attempt=w.task.get("attempt", 1) + 1))
+                            dispatch(w)
+                            continue
+                        results[(res["student"], res["assignment"])] = res
+                        with contextlib.suppress(OSError):
+                            (self.work / "logs" / f"{res['student']}__{res['assignment']}.log").write_text(
+                                f"success: {res['success']}\n{res['log']}\n{res['error']}")
+                        if progress:
+                            progress(res)
+                        dispatch(w)
+                now = time.monotonic()
+                for w in list(self.workers.values()):
+                    if w.task is not None and now - w.started > self.hard_limit:
+                        replace(w, f"grading took longer than {self.hard_limit:.0f} s (watchdog)")
+        except BaseException:
+            for w in list(self.workers.values()):
+                if w.task is not None:          # interrupted mid-task: that worker cannot be reused
+                    self._retire(w, results, "grading was interrupted", kill=True)
+            raise
+        return results
+
+    def close(self) -> None:
+        """End the workers: idle ones exit when their task pipe closes; busy ones are killed."""
+        for w in list(self.workers.values()):
+            self._retire(w, kill=w.task is not None)
+
+
+def run_tasks(tasks: list[dict], n_workers: int, hard_limit: float, cfg_factory, work: Path,
+              level: str, env: dict, progress=None, retry=None) -> dict:
+    """Grade ``tasks`` with a :class:`GradingPool` that ends with them;
+    ``{(student, assignment): result}``."""
+    if not tasks:
+        return {}
+    with GradingPool(min(max(1, n_workers), len(tasks)), hard_limit, cfg_factory, work, level, env) as pool:
+        return pool.run(tasks, progress, retry)

@@ -140,14 +140,46 @@ def _grade_submission(self, payload: dict) -> dict:
                                    f"{payload['assignment']} at version {str(version)[:12]}, the "
                                    f"coordinator's is {payload['source_sha256'][:12]}",
                           **dict(where, source_sha256=version or "", refused=True))
-    tmp = Path(tempfile.mkdtemp(prefix="aegrade-task-", dir=worker.get("work_root")))
+    tmp = Path(tempfile.mkdtemp(prefix="aegrade-task-", dir=worker["work_root"]))
     try:
         folder = tmp / "submission"
         folder.mkdir()
         _unpack(payload["files"], folder)
         opts = GradingOptions(**{**worker["options"], **payload.get("options", {})})
+        prepared = _prepared_course(worker, opts)
         result = grade_one(folder, assignment=payload["assignment"], student=payload["student"],
-                           course_dir=worker["snapshot"], work_dir=tmp / "grading", options=opts)
+                           course_dir=worker["snapshot"], work_dir=tmp / "grading", prepared=prepared)
         return {**result, **where}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _prepared_course(worker: dict, opts):
+    """This grading process's prepared course (:func:`aegrade.run.prepare_course`) for ``opts``:
+    made at its first task and kept, with its nbgrader process, for the next ones (a task with
+    other options gets a new one)."""
+    from dataclasses import asdict
+
+    from ..run import prepare_course
+
+    key = repr(sorted(asdict(opts).items()))
+    held = worker["prepared"]
+    if held.get("pid") == os.getpid() and held.get("key") == key:
+        return held["course"]
+    if held.get("pid") == os.getpid():
+        held["course"].close()
+    work = Path(worker["prepared_root"]) / f"p{os.getpid()}-{os.urandom(3).hex()}"
+    held.clear()
+    held.update(pid=os.getpid(), key=key, course=prepare_course(
+        worker["snapshot"], work, options=opts.__class__(**{**asdict(opts), "workers": 1}),
+        hidden=[worker["work_root"]]))
+    return held["course"]
+
+
+def close_prepared(worker: dict) -> None:
+    """End this process's prepared course (its nbgrader process), if it has one."""
+    held = worker.get("prepared") or {}
+    if held.get("pid") == os.getpid():
+        held["course"].close()
+        shutil.rmtree(held["course"].work, ignore_errors=True)
+        held.clear()
