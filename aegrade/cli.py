@@ -100,9 +100,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--isolation", choices=("auto", "full", "uid", "none"), default=None)
     p = sub.add_parser("selfcheck", help="autograde the reference solutions; fail unless full marks")
     _grading_options(p, scan_switch=False)
-    sub.add_parser("feedback", help="nbgrader generate_feedback without the hidden tests")
+    p = sub.add_parser("feedback", help="nbgrader generate_feedback without the hidden tests")
+    p.add_argument("--db", default=None, help="the gradebook's database URL, as given to autograde "
+                   "(default: the course's gradebook.db)")
     p = sub.add_parser("grades", help="CSV: one column per problem, per-assignment and overall totals")
     p.add_argument("--out", type=Path, default=Path("grades.csv"))
+    p.add_argument("--db", default=None, help="the gradebook's database URL, as given to autograde "
+                   "(default: the course's gradebook.db)")
     return ap
 
 
@@ -124,8 +128,8 @@ COMMANDS = {
                                                     **_distributed_args(args)),
     "grade-one": _grade_one,
     "worker": _worker,
-    "feedback": lambda course, args: cmd_feedback(course),
-    "grades": lambda course, args: cmd_grades(course, args.out),
+    "feedback": lambda course, args: cmd_feedback(course, args.db),
+    "grades": lambda course, args: cmd_grades(course, args.out, args.db),
     "selfcheck": lambda course, args: cmd_selfcheck(course, options_from_args(args)),
 }
 

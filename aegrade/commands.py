@@ -84,10 +84,11 @@ def feedback_leaks(course_dir: Path) -> list[tuple[Path, str]]:
     return leaks
 
 
-def cmd_feedback(course_dir: Path) -> int:
-    """nbgrader generate_feedback for every assignment, then check no hidden test leaked."""
+def cmd_feedback(course_dir: Path, db: str | None = None) -> int:
+    """nbgrader generate_feedback for every assignment (from the gradebook at ``db``, default the
+    course's ``gradebook.db``), then check no hidden test leaked."""
     with bin_first_on_path():
-        api = course_api(course_dir)
+        api = course_api(course_dir, db)
         for a in assignments_in(course_dir):
             if not any((Path(course_dir) / "autograded").glob(f"*/{a}")):
                 continue
@@ -104,9 +105,20 @@ def cmd_feedback(course_dir: Path) -> int:
     return 0
 
 
-def cmd_grades(course_dir: Path, out: Path) -> int:
-    """Write the grades CSV; name the submissions held back (no score exported for them)."""
-    columns, rows = grades_rows(course_dir)
+def cmd_grades(course_dir: Path, out: Path, db: str | None = None) -> int:
+    """Write the grades CSV (from the gradebook at ``db``, default the course's ``gradebook.db``);
+    name the submissions held back (no score exported for them)."""
+    try:
+        columns, rows = grades_rows(course_dir, db)
+    except Exception as exc:  # noqa: BLE001 - SQLAlchemy's errors for a bad or unreachable URL
+        if db is None or type(exc).__module__.split(".")[0] != "sqlalchemy":
+            raise
+        from .distributed.store import redact
+
+        log(f"grades: cannot read the gradebook database {redact(db)}: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0]} (expected e.g. sqlite:///gradebook.db or "
+            "postgresql://USER@HOST:5432/DBNAME)")
+        return 2
     out = Path(out)
     with open(out, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns)

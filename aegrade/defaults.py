@@ -31,3 +31,7 @@ STUDENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}$"
 REPORT_DIR = ".grading"
 #: nbclient skips cells carrying ``skip_cells_with_tag``; a tag nobody can know keeps every cell.
 NEVER_SKIPPED_TAG = "aegrade-this-tag-is-never-skipped"
+
+#: The table beside nbgrader's in a gradebook where ``autograde --db/--broker`` keeps one row per
+#: submission (status, reason, scores, checksums).
+RESULTS_TABLE = "aegrade_results"

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .course import assignments_in
-from .defaults import REPORT_DIR
+from .defaults import REPORT_DIR, RESULTS_TABLE
 from .report import fmt
 from .submissions import Submission
 
@@ -74,6 +74,25 @@ def read_status(status_dir: Path, student: str, assignment: str) -> list[dict]:
 
 
 
+def recorded_results(db: str) -> dict:
+    """``{student: {assignment: record}}`` from a gradebook's ``aegrade_results`` table (written by
+    ``autograde --db`` / ``--broker``); empty when it has none."""
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(db)
+    try:
+        if RESULTS_TABLE not in inspect(engine).get_table_names():
+            return {}
+        out: dict = {}
+        with engine.connect() as conn:
+            for student, assignment, record in conn.execute(
+                    text(f"SELECT student, assignment, record FROM {RESULTS_TABLE}")):
+                out.setdefault(student, {})[assignment] = json.loads(record)
+        return out
+    finally:
+        engine.dispose()
+
+
 def report_path(course_dir: Path) -> Path:
     """``<course>/autograded/.grading/report.json``: every submission's status and reason."""
     return Path(course_dir) / "autograded" / REPORT_DIR / "report.json"
@@ -119,20 +138,28 @@ def publish(results: dict, work_dir: Path, course_dir: Path) -> None:
 
 
 
-def grades_rows(course_dir: Path) -> tuple[list[str], list[dict]]:
+def grades_rows(course_dir: Path, db: str | None = None) -> tuple[list[str], list[dict]]:
     """Header and rows of the grades CSV (one column per problem, per-assignment totals,
-    the overall total); flagged/ungraded submissions are marked, never scored as zero."""
+    the overall total); flagged/ungraded submissions are marked, never scored as zero.
+
+    ``db`` is the gradebook's database URL (default: the course's ``gradebook.db``); the status
+    of each submission comes from its results table when the distributed grader wrote one,
+    otherwise from the course's report."""
     from nbgrader.api import Gradebook, MissingEntry
 
     report = load_report(course_dir)["results"]
-    db = Path(course_dir) / "gradebook.db"
+    if db is None and (Path(course_dir) / "gradebook.db").exists():
+        db = f"sqlite:///{Path(course_dir) / 'gradebook.db'}"
     assignments = assignments_in(course_dir)
     columns, rows = ["student"], []
     problems: dict = {}
     scores: dict = {}
+    if db:
+        for student, per in recorded_results(db).items():
+            report.setdefault(student, {}).update(per)
     students = set(report)
-    if db.exists():
-        with Gradebook(f"sqlite:///{db}") as gb:
+    if db:
+        with Gradebook(db) as gb:
             for a in assignments:
                 try:
                     assignment = gb.find_assignment(a)

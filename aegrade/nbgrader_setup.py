@@ -126,11 +126,15 @@ def quiet_logger(name: str) -> logging.Logger:
     return logger
 
 
-def course_api(course_dir: Path):
-    """An ``NbGraderAPI`` on the course itself (its own ``nbgrader_config.py``)."""
+def course_api(course_dir: Path, db: str | None = None):
+    """An ``NbGraderAPI`` on the course itself (its own ``nbgrader_config.py``); ``db``: the
+    gradebook's database URL when it is not the course's ``gradebook.db``."""
     from nbgrader.apps.api import NbGraderAPI
 
-    return NbGraderAPI(config=nbgrader_config(Path(course_dir)), log=quiet_logger("aegrade.course"))
+    cfg = nbgrader_config(Path(course_dir))
+    if db:
+        cfg.CourseDirectory.db_url = db
+    return NbGraderAPI(config=cfg, log=quiet_logger("aegrade.course"))
 
 
 def dispose_engines() -> None:

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -223,7 +224,7 @@ def local(course, klass, tmp_path_factory):
     local_course = tmp_path_factory.mktemp("local") / "course"
     shutil.copytree(course, local_course)
     aegrade("--course", local_course, "autograde", "--submitted", klass, "--workers", 2, *FAST)
-    return {"rows": rows_from_report(local_course),
+    return {"rows": rows_from_report(local_course), "course": local_course,
             "gradebook": gradebook_scores(f"sqlite:///{local_course / 'gradebook.db'}")}
 
 
@@ -281,6 +282,71 @@ def test_local_pool_sqlite_and_celery_postgres_agree_row_by_row(servers, workers
     again = coordinate(course, klass, redis.url, db)            # nothing missing: nothing graded
     assert len(again.skipped) == 11 and again.meta["tasks"] == 0 and not again.results
     assert rows_from_db(db) == rows
+
+
+def _fresh_course(course: Path, dest: Path) -> Path:
+    """The course's problem sets, configuration and release, without any grading output."""
+    for name in ("solutions", "exercises"):
+        shutil.copytree(course / name, dest / name)
+    shutil.copyfile(course / "nbgrader_config.py", dest / "nbgrader_config.py")
+    return dest
+
+
+def test_the_local_pool_into_postgres_then_grades_and_feedback_from_it(servers, course, klass, local, tmp_path):
+    """``autograde --db`` without a broker, then ``grades --db`` and ``feedback --db``: the same
+    grades CSV as the all-SQLite run, read from PostgreSQL alone."""
+    _, pg = servers
+    db = pg.create_database("localpool")
+    mine = _fresh_course(course, tmp_path / "course")
+    aegrade("--course", mine, "autograde", "--submitted", klass, "--db", db, "--workers", 2, *FAST)
+    assert rows_from_db(db) == local["rows"]
+    assert gradebook_scores(db) == local["gradebook"]
+    assert not (mine / "gradebook.db").exists()                  # everything went to the database given
+    again = aegrade("--course", mine, "autograde", "--submitted", klass, "--db", db, *FAST)
+    assert "recorded: 0, already recorded (skipped): 11" in again.stdout
+    # the statuses must come from the database: the report the run left in the course is removed
+    (mine / "autograded" / ".grading" / "report.json").unlink()
+    aegrade("--course", mine, "grades", "--db", db, "--out", tmp_path / "from_db.csv")
+    aegrade("--course", local["course"], "grades", "--out", tmp_path / "local.csv")
+    from_db = (tmp_path / "from_db.csv").read_text()
+    assert from_db == (tmp_path / "local.csv").read_text()
+    assert "mallory,flagged" in from_db and "eve,ungraded" in from_db
+    bad = aegrade("--course", mine, "grades", "--db", "postgresql://nobody@127.0.0.1:1/none", "--out",
+                  tmp_path / "x.csv", check=False)
+    assert bad.returncode == 2 and "cannot read the gradebook database" in bad.stderr
+    aegrade("--course", mine, "feedback", "--db", db)
+    pages = sorted(p.relative_to(mine / "feedback").parts[0] for p in (mine / "feedback").rglob("*.html"))
+    graded = sorted(s for (s, _), (status, _) in local["rows"].items() if status == "graded")
+    assert pages == graded and len(pages) == 8
+    assert not (mine / "gradebook.db").exists()
+
+
+def test_make_distributed_trial_serves_a_class_and_cleans_up(course, klass, local, tmp_path):
+    """The one command that starts a private Redis, PostgreSQL and workers for a trial."""
+    _need_parts()
+    makefile = (REPO / "Makefile").read_text()
+    assert "-m aegrade.distributed.trial --course $(CURDIR)" in makefile.split("distributed-trial:")[-1]
+    mine = _fresh_course(course, tmp_path / "course")
+    log = tmp_path / "trial.log"
+    trial = subprocess.Popen([sys.executable, "-m", "aegrade.distributed.trial", "--course", str(mine),
+                              "--workers", "1"], env=env_bin_first(), stdout=open(log, "w"),
+                             stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_until(lambda: "Grade with:" in log.read_text() or trial.poll() is not None, what="the trial")
+        command = next(line.split() for line in log.read_text().splitlines()
+                       if line.strip().startswith("aegrade --course"))
+        broker, db = command[command.index("--broker") + 1], command[command.index("--db") + 1]
+        names = ["ref0", "wrong0", "blank0", "mallory"]
+        aegrade(*command[1:], "--submitted", _subset(klass, tmp_path / "sub", names), *FAST)
+        assert rows_from_db(db) == {k: v for k, v in local["rows"].items() if k[0] in names}
+    finally:
+        trial.send_signal(signal.SIGINT)
+        code = trial.wait(120)
+    assert code == 0, log.read_text()[-3000:]
+    for url in (broker, db):
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        with pytest.raises(OSError):                              # both servers are gone
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
 
 
 # ---------------------------------------------------------------------------- faults

@@ -18,9 +18,8 @@ import json
 import re
 from pathlib import Path
 
+from ..defaults import RESULTS_TABLE
 from ..nbgrader_setup import use_inprocess_alembic_head
-
-RESULTS_TABLE = "aegrade_results"
 
 
 class DatabaseUnreachable(RuntimeError):
