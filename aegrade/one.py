@@ -21,7 +21,8 @@ gradebook. The result is a plain dict that :func:`json.dumps` writes as is:
 ``autograded``         ``{notebook file name: the autograded notebook as JSON text}`` (graded)
 ``source_sha256``      checksum of the problem set's source notebooks the grading used
 ``submission_sha256``  checksum of the submitted files
-``timings``            ``{"grading_s": nbgrader's autograde, "total_s": the whole call}``
+``timings``            ``{"grading_s": nbgrader's autograde, "total_s": the whole call}`` (and
+                       ``"task_s"``, the whole Celery task, when a worker graded it)
 ``host``, ``isolation``  where it ran and the sandbox level it got
 =====================  ==========================================================================
 """

@@ -11,6 +11,12 @@
 4. Results are read back from the run's gradebook (:mod:`aegrade.gradebook`); submissions that
    were flagged or could not be graded are removed from it, so nothing exports them as a
    silent zero.
+
+Steps that do not depend on the submissions (the private course, nbgrader's release into its
+gradebook, the sandbox's settings, the isolation probe) are :func:`prepare_course`; grading a
+folder of submissions is :meth:`PreparedCourse.grade`. :func:`autograde_dir` does both once; a
+Celery worker's grading process prepares once and then grades one submission per task, its forked
+nbgrader process kept alive between tasks (:class:`aegrade.workers.GradingPool`).
 """
 from __future__ import annotations
 
@@ -148,6 +154,7 @@ class PreparedCourse:
         self._stack = contextlib.ExitStack()
         self.pool: GradingPool | None = None
         self.hidden: list = []
+        self.graded: set = set()          # (student, assignment) graded in this private course
 
     def __enter__(self):
         return self
@@ -195,21 +202,24 @@ class PreparedCourse:
             subs, found = discover_submissions(Path(submitted_dir), self.known)
             for w in found:
                 log(f"grading: {w}")
-            for sub in subs:                      # a submission graded before in this course
+            again = [sub.key for sub in subs if sub.key in self.graded]
+            if again:                             # graded before in this course: start clean
+                remove_submissions(self.root, again)
+            for sub in subs:
                 self._clear(sub.key)
             stage(subs, self.root, opts, self.known)
             outcomes = self._grade(subs, progress)
             results = _collect(subs, self.root, work, outcomes)
+            self.graded.update(sub.key for sub in subs)
         meta = {"isolation": self.level, "isolation_detail": self.detail, "static_scan": opts.static_scan,
                 "seconds": round(time.monotonic() - t_start, 2), "workers": self.n_workers,
                 "warnings": found}
         return GradingRun(results, meta)
 
     def forget(self, keys) -> None:
-        """Remove graded submissions ``[(student, assignment)]`` from the private course."""
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            remove_submissions(self.root, keys)
+        """Remove graded submissions ``[(student, assignment)]`` from the private course's folders
+        (their gradebook rows stay until the same submission is graded again: removing them costs
+        a gradebook session per call)."""
         for key in keys:
             self._clear(key)
 

@@ -190,6 +190,9 @@ def main() -> int:
     ap.add_argument("--students", type=int, default=200)
     ap.add_argument("--trivial", type=int, default=40, help="trivial notebooks for the overhead phase")
     ap.add_argument("--phases", default="local,celery1,celery2,faults,trivial")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="repeat the phases this many times, alternating (a loaded machine's drift then "
+                         "falls on every phase alike); the summary gives each phase's total")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = ap.parse_args()
     phases = args.phases.split(",")
@@ -205,11 +208,12 @@ def main() -> int:
         submitted = tmp / "submitted"
         build_class(course, args.students, submitted)
         rows = {}
-        for phase in phases:
+        for rnd, base_phase in [(r, ph) for r in range(args.rounds) for ph in phases]:
+            phase = base_phase if args.rounds == 1 else f"{base_phase}#{rnd + 1}"
             logs = tmp / f"logs-{phase}"
             logs.mkdir()
-            if phase == "local":
-                local = tmp / "local-course"
+            if base_phase == "local":
+                local = tmp / f"local-course-{rnd}"
                 shutil.copytree(course, local)
                 t0 = time.monotonic()
                 subprocess.run(aegrade_cmd("--course", local, "autograde", "--submitted", submitted,
@@ -218,10 +222,10 @@ def main() -> int:
                 wall = time.monotonic() - t0
                 rows[phase] = rows_local(local)
                 out["phases"][phase] = {"wall_s": round(wall, 1), "per_notebook_s": round(wall / args.students, 3)}
-            elif phase in ("celery1", "celery2", "faults"):
-                db = pg.create_database(phase)
-                res = run_celery(course, submitted, redis, db, logs, workers=1 if phase == "celery1" else 2,
-                                 concurrency=2 if phase == "celery1" else 1, faults=phase == "faults",
+            elif base_phase in ("celery1", "celery2", "faults"):
+                db = pg.create_database(phase.replace("#", "_"))
+                res = run_celery(course, submitted, redis, db, logs, workers=1 if base_phase == "celery1" else 2,
+                                 concurrency=2 if base_phase == "celery1" else 1, faults=base_phase == "faults",
                                  n=args.students)
                 rows[phase] = rows_db(db)
                 recs = db_records(db).values()
@@ -232,9 +236,9 @@ def main() -> int:
                     "per_notebook_s": round(res["wall_s"] / args.students, 3), "events": res["events"],
                     "mean_task_s": round(sum(task_s) / max(1, len(task_s)), 2),
                     "mean_grading_s": round(sum(grading_s) / max(1, len(grading_s)), 2)}
-            elif phase == "trivial":
-                tcourse = trivial_course(tmp / "trivial-course")
-                tsub = tmp / "trivial-submitted"
+            elif base_phase == "trivial":
+                tcourse = trivial_course(tmp / f"trivial-course-{rnd}")
+                tsub = tmp / f"trivial-submitted-{rnd}"
                 from aegrade import reference_submission
                 from grading_corpus import write_submission
 
@@ -242,7 +246,7 @@ def main() -> int:
                 rel = json.loads((tcourse / "exercises" / "trivial" / "trivial.ipynb").read_text())
                 for i in range(args.trivial):
                     write_submission(tsub, f"t{i:04d}", "trivial", reference_submission(src, rel))
-                db = pg.create_database("trivial")
+                db = pg.create_database(phase.replace("#", "_"))
                 w = Workers(tcourse, redis.url, logs)
                 w.start("w0", 1)
                 try:
@@ -257,22 +261,36 @@ def main() -> int:
                     w.stop()
                 recs = db_records(db).values()
                 task_sum = sum(r["task_seconds"] for r in recs)
+                worker_sum = sum(r.get("worker_task_seconds") or r["task_seconds"] for r in recs)
                 grading_sum = sum(r["seconds"] for r in recs)
                 span = run.meta["last_record_s"] - run.meta["first_send_s"]
                 out["phases"][phase] = {
                     "tasks": len(recs), "wall_s": round(wall, 1), "send_to_last_record_s": round(span, 2),
-                    "sum_task_s": round(task_sum, 2),
-                    "coordinator_and_broker_overhead_per_task_ms": round(1000 * (span - task_sum) / len(recs), 1),
-                    "grade_one_setup_per_task_s": round((task_sum - grading_sum) / len(recs), 2),
+                    "sum_task_s": round(worker_sum, 2),
+                    # the time between tasks: Celery's hand-off, Redis, the coordinator's wait for the last
+                    "coordinator_and_broker_overhead_per_task_ms": round(1000 * (span - worker_sum) / len(recs), 1),
+                    # inside the task, around grade-one: delivery count, state, unpacking the files
+                    "task_bookkeeping_per_task_ms": round(1000 * (worker_sum - task_sum) / len(recs), 1),
+                    "grade_one_setup_per_task_s": round((task_sum - grading_sum) / len(recs), 3),
                     "mean_grading_s": round(grading_sum / len(recs), 2)}
             print(json.dumps({phase: out["phases"][phase]}), flush=True)
-        if "local" in rows:
+        reference = next((rows[k] for k in rows if k.split("#")[0] == "local"), None)
+        if reference is not None:
             for phase, r in rows.items():
-                diff = [k for k in set(r) | set(rows["local"]) if r.get(k) != rows["local"].get(k)]
+                diff = [k for k in set(r) | set(reference) if r.get(k) != reference.get(k)]
                 out["phases"][phase]["rows"] = len(r)
                 out["phases"][phase]["rows_differing_from_local"] = sorted(f"{s}/{a}" for s, a in diff)
                 statuses = [st for st, _ in r.values()]
                 out["phases"][phase]["statuses"] = {s: statuses.count(s) for s in sorted(set(statuses))}
+        totals: dict = {}
+        for phase, res in out["phases"].items():
+            if "per_notebook_s" in res:
+                totals.setdefault(phase.split("#")[0], []).append(res["wall_s"])
+        if "local" in totals:
+            out["summary"] = {ph: {"rounds": len(w), "total_wall_s": round(sum(w), 1),
+                                   "per_notebook_s": round(sum(w) / (len(w) * args.students), 3),
+                                   "vs_local": round(sum(w) / len(w) / (sum(totals["local"]) / len(totals["local"])), 3)}
+                              for ph, w in totals.items()}
         print(json.dumps(out, indent=1))
     finally:
         redis.close()

@@ -22,6 +22,7 @@ import base64
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from .. import defaults
@@ -101,8 +102,6 @@ def not_graded(payload: dict, reason: str, **extra) -> dict:
 
 def _patiently(call, wait: float = 120.0):
     """``call()``, tried again while Redis is unreachable (a restart), for up to ``wait`` seconds."""
-    import time
-
     from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeout
 
     deadline = time.monotonic() + wait
@@ -120,6 +119,7 @@ def _grade_submission(self, payload: dict) -> dict:
     from ..one import grade_one
     from ..options import GradingOptions
 
+    started = time.monotonic()
     task_id = self.request.id
     stored = _patiently(lambda: self.backend.get_task_meta(task_id, cache=False))
     if stored.get("status") == "SUCCESS" and isinstance(stored.get("result"), dict):
@@ -149,6 +149,7 @@ def _grade_submission(self, payload: dict) -> dict:
         prepared = _prepared_course(worker, opts)
         result = grade_one(folder, assignment=payload["assignment"], student=payload["student"],
                            course_dir=worker["snapshot"], work_dir=tmp / "grading", prepared=prepared)
+        result["timings"]["task_s"] = round(time.monotonic() - started, 3)   # the whole task on the worker
         return {**result, **where}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -127,6 +127,7 @@ class GradebookWriter:
         record["findings"] = record["findings"] or []
         record["seconds"] = (result.get("timings") or {}).get("grading_s")
         record["task_seconds"] = (result.get("timings") or {}).get("total_s")
+        record["worker_task_seconds"] = (result.get("timings") or {}).get("task_s")
         if result["status"] != "flagged":
             record.pop("findings")
         values = {"student": key[0], "assignment": key[1], "status": result["status"],
