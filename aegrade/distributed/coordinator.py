@@ -94,7 +94,8 @@ def _task_limits(opts: GradingOptions) -> tuple[float, float]:
 
 def autograde_distributed(course_dir, submitted, *, broker: str, db: str, options: GradingOptions | None = None,
                           force: bool = False, lost_after: float = DEFAULT_LOST_AFTER_S,
-                          stall_after: float | None = None, poll: float = 0.2) -> DistributedRun:
+                          stall_after: float | None = None, poll: float = 1.0,
+                          sweep: float = 10.0) -> DistributedRun:
     """Grade every submission in ``submitted`` on Celery workers; record into the ``db`` gradebook.
 
     Parameters
@@ -116,6 +117,12 @@ def autograde_distributed(course_dir, submitted, *, broker: str, db: str, option
     stall_after : float, optional
         Stop when no result arrived for this long (default: a task's time limit plus
         ``lost_after`` plus a minute).
+    poll : float
+        Longest wait for an announced result before the coordinator looks at the time (a result
+        is read as soon as it is announced).
+    sweep : float
+        Seconds between full reads of every pending result (announcements can be missed while
+        Redis restarts).
     """
     t0 = time.monotonic()
     opts = options or GradingOptions()
@@ -125,7 +132,7 @@ def autograde_distributed(course_dir, submitted, *, broker: str, db: str, option
     try:
         app = make_app(broker, lost_after=lost_after)
         check_broker(app)                               # BrokerUnreachable before any grading
-        run = _Coordinator(app, writer, course_dir, opts, force, lost_after, stall_after, poll)
+        run = _Coordinator(app, writer, course_dir, opts, force, lost_after, stall_after, poll, sweep)
         run.plan(Path(submitted))
         run.send_all()
         run.wait()
@@ -136,9 +143,9 @@ def autograde_distributed(course_dir, submitted, *, broker: str, db: str, option
 
 
 class _Coordinator:
-    def __init__(self, app, writer, course_dir, opts, force, lost_after, stall_after, poll):
+    def __init__(self, app, writer, course_dir, opts, force, lost_after, stall_after, poll, sweep):
         self.app, self.writer, self.course, self.opts = app, writer, course_dir, opts
-        self.force, self.poll = force, poll
+        self.force, self.poll, self.sweep = force, poll, sweep
         self.t0 = time.monotonic()
         soft, hard = _task_limits(opts)
         self.limits = {"soft_time_limit": soft, "time_limit": hard}
@@ -211,14 +218,31 @@ class _Coordinator:
         return out
 
     def wait(self) -> None:
+        """Record results as they arrive, until none is pending (or the run stalls).
+
+        The result backend announces every stored result on a Redis channel named after its key:
+        the coordinator listens to the channels of this run's tasks (one pattern) and reads only
+        the results announced. Announcements sent while it was not listening (a Redis restart, the
+        moment before it subscribed) are caught by a full sweep of the pending keys, at the start,
+        after an outage and every ``sweep`` seconds.
+        """
         from redis.exceptions import RedisError
 
         pending = set(self.payloads)
         last = time.monotonic()
         outage = False
+        listener = None
+        next_sweep = 0.0
         while pending:
+            metas: dict = {}
             try:
-                metas = self._fetch(sorted(pending))
+                if listener is None:
+                    listener = self._listen()
+                    next_sweep = 0.0                      # whatever was announced before: sweep
+                if time.monotonic() >= next_sweep:
+                    metas = self._fetch(sorted(pending))
+                    next_sweep = time.monotonic() + self.sweep
+                metas.update(self._announced(listener, pending, wait=0 if metas else self.poll))
                 if outage:
                     log("grading: the broker is back")
                     outage = False
@@ -226,9 +250,10 @@ class _Coordinator:
                 if not outage:
                     log(f"grading: the broker is unreachable ({type(exc).__name__}); waiting for it")
                     outage = True
-                metas = {}
+                listener = self._close_listener(listener)
+                time.sleep(self.poll)
             for tid, meta in metas.items():
-                if meta["status"] not in ("SUCCESS", "FAILURE", "REVOKED"):
+                if tid not in pending or meta["status"] not in ("SUCCESS", "FAILURE", "REVOKED"):
                     continue
                 last = time.monotonic()
                 new_tid = self._handle(tid, meta)
@@ -241,7 +266,44 @@ class _Coordinator:
                         f"no result within {self.stall_after:.0f} s (no worker running, or the broker "
                         "lost the task); run the same command again to grade it")
                 break
-            time.sleep(self.poll if pending else 0)
+        self._close_listener(listener)
+
+    def _listen(self):
+        """A subscription to the announcements of this kind of task's results."""
+        listener = self.app.backend.client.pubsub()
+        listener.psubscribe(self.app.backend.get_key_for_task("aegrade-*"))
+        deadline = time.monotonic() + 10
+        while True:                   # subscribed for sure before the sweep reads what came earlier
+            message = listener.get_message(timeout=1.0)
+            if message is not None and message.get("type") == "psubscribe":
+                return listener
+            if time.monotonic() > deadline:
+                raise TimeoutError("the broker did not confirm the subscription to results")
+
+    @staticmethod
+    def _close_listener(listener):
+        if listener is not None:
+            try:
+                listener.close()
+            except Exception:  # noqa: BLE001 - a broken connection is closed anyway
+                pass
+        return None
+
+    def _announced(self, listener, pending: set, wait: float) -> dict:
+        """``{task id: meta}`` of the results announced within ``wait`` seconds (all that are queued)."""
+        backend = self.app.backend
+        prefix = backend.task_keyprefix
+        prefix = prefix.decode() if isinstance(prefix, bytes) else prefix
+        out = {}
+        message = listener.get_message(timeout=wait)
+        while message is not None:
+            channel = message.get("channel")
+            channel = channel.decode() if isinstance(channel, bytes) else str(channel)
+            tid = channel[len(prefix):] if channel.startswith(prefix) else ""
+            if tid in pending and message.get("type") == "pmessage":
+                out[tid] = backend.decode_result(message["data"])
+            message = listener.get_message(timeout=0)
+        return out
 
     def _handle(self, tid: str, meta: dict) -> str | None:
         """Record one finished task; the id of a task sent again (refused result), or None."""
