@@ -124,6 +124,12 @@ MUTATIONS = (
         (("dXhat = 2.0 * R / m", "dXhat = 2.0 * R"),),
         "gradient of the sum instead of the mean over the batch: the step is m times too large",
     ),
+    Mutation(
+        "ps3-linear-ae-half-step", PS3, "train_linear_autoencoder", "test_train_linear_autoencoder",
+        (("W, W_dec = W - lr * grad_W, W_dec - lr * grad_W_dec",
+          "W, W_dec = W - 0.5 * lr * grad_W, W_dec - 0.5 * lr * grad_W_dec"),),
+        "steps at half the learning rate (still converges on the long run, but not the step asked for)",
+    ),
     # ---------------------------------------------------------------- ps4
     Mutation(
         "ps4-jacobian-transposed", PS4, "jacobian", "test_jacobian",
