@@ -16,8 +16,10 @@ SOLUTION_BEGIN = "BEGIN SOLUTION"
 SOLUTION_END = "END SOLUTION"
 HIDDEN_BEGIN = "BEGIN HIDDEN TESTS"
 HIDDEN_END = "END HIDDEN TESTS"
-#: Hidden-test lines shorter than this are too generic to count as leaked (``except ValueError:``).
-MIN_LEAK_LINE = 20
+#: Secret lines (solutions, hidden tests) shorter than this, whitespace collapsed, are too generic
+#: to give anything away on their own (``except ValueError:``, ``return grad``): the feedback leak
+#: check, the student release and the course website do not search for them.
+MIN_SECRET_LINE = 20
 
 
 def cell_source(cell: Mapping) -> str:
@@ -91,7 +93,7 @@ def strip_solution_markers(source: str) -> str:
 
 def hidden_test_lines(source_notebooks) -> list[str]:
     """The stripped lines of every hidden-test region of the given source notebooks (paths or
-    dicts) that would give something away: at least ``MIN_LEAK_LINE`` characters long, and not
+    dicts) that would give something away: at least ``MIN_SECRET_LINE`` characters long, and not
     also a line of the notebook outside its hidden regions (``import numpy as np`` in the hidden
     tests is no secret when the set-up cell imports it too, and a line of the reference answer
     may be the student's own)."""
@@ -103,7 +105,7 @@ def hidden_test_lines(source_notebooks) -> list[str]:
              for ln in strip_hidden(cell_source(cell)).split("\n")}
     return [ln.strip() for nb in notebooks for cell in nb["cells"]
             for ln in hidden_lines(cell_source(cell))
-            if len(ln.strip()) >= MIN_LEAK_LINE and ln.strip() not in shown]
+            if len(ln.strip()) >= MIN_SECRET_LINE and ln.strip() not in shown]
 
 
 def reference_submission(source_nb: Mapping, release_nb: Mapping | None = None) -> dict:

@@ -10,7 +10,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
-from aegrade.notebooks import hidden_from_students
+from aegrade.notebooks import MIN_SECRET_LINE, hidden_from_students
 
 # tag -> the attributes through which a page loads something (links a reader follows, <a href>, are not loads)
 LOADING_ATTRIBUTES = {
@@ -21,7 +21,7 @@ LOADING_ATTRIBUTES = {
 # <link rel=...> values that name a page rather than load a resource
 NON_LOADING_LINK_RELS = {"canonical", "alternate", "author", "license", "help", "next", "prev", "index", "search"}
 CSS_URL = re.compile(r"""url\(\s*['"]?([^'")\s]+)|@import\s+['"]([^'"]+)""")
-MIN_SECRET_LENGTH = 20
+MIN_SECRET_LENGTH = MIN_SECRET_LINE  # the same threshold as the student release's
 
 
 def is_external(url: str) -> bool:

@@ -27,7 +27,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from aegrade.notebooks import hidden_from_students
+from aegrade.notebooks import MIN_SECRET_LINE, hidden_from_students
 
 REPO = Path(__file__).resolve().parents[1]
 STUDENT_FILES = REPO / "student"
@@ -47,7 +47,7 @@ SKIPPED = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
 
 #: Secret lines shorter than this (whitespace collapsed) are too short to mean anything on their
 #: own (``try:``, ``else:``, ``m = X.shape[0]``, ``return grad``): they are not searched for.
-MIN_CHARS = 20
+MIN_CHARS = MIN_SECRET_LINE
 #: Longer secret lines that mean nothing on their own, each with the reason it is not a leak.
 #: Only these are ignored (besides the short ones); the test lists where each one was seen.
 GENERIC_LINES = {
