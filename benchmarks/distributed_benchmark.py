@@ -221,7 +221,10 @@ def main() -> int:
                                stdout=open(logs / "run.log", "w"), stderr=subprocess.STDOUT)
                 wall = time.monotonic() - t0
                 rows[phase] = rows_local(local)
-                out["phases"][phase] = {"wall_s": round(wall, 1), "per_notebook_s": round(wall / args.students, 3)}
+                report = json.loads((local / "autograded" / ".grading" / "report.json").read_text())["results"]
+                grading_s = [r["seconds"] for per in report.values() for r in per.values() if r.get("seconds")]
+                out["phases"][phase] = {"wall_s": round(wall, 1), "per_notebook_s": round(wall / args.students, 3),
+                                        "mean_grading_s": round(sum(grading_s) / max(1, len(grading_s)), 2)}
             elif base_phase in ("celery1", "celery2", "faults"):
                 db = pg.create_database(phase.replace("#", "_"))
                 res = run_celery(course, submitted, redis, db, logs, workers=1 if base_phase == "celery1" else 2,

@@ -186,15 +186,17 @@ def rows_from_db(url: str) -> dict:
 
 
 def gradebook_scores(url: str) -> dict:
-    """``{(student, ps): {problem: (auto score, max)}}`` as nbgrader's gradebook holds them."""
+    """``{(student, ps): {problem: (auto score, max), "comment:" answer: auto comment}}`` as
+    nbgrader's gradebook holds them (what feedback and the formgrader show)."""
     from nbgrader.api import Gradebook
 
     out = {}
     with Gradebook(url) as gb:
         for a in gb.assignments:
             for sub in a.submissions:
-                out[(sub.student.id, a.name)] = {g.name: (g.auto_score, g.max_score)
-                                                 for nb in sub.notebooks for g in nb.grades}
+                out[(sub.student.id, a.name)] = {
+                    **{g.name: (g.auto_score, g.max_score) for nb in sub.notebooks for g in nb.grades},
+                    **{f"comment:{c.name}": c.auto_comment for nb in sub.notebooks for c in nb.comments}}
     return out
 
 
@@ -318,6 +320,8 @@ def test_the_local_pool_into_postgres_then_grades_and_feedback_from_it(servers, 
     pages = sorted(p.relative_to(mine / "feedback").parts[0] for p in (mine / "feedback").rglob("*.html"))
     graded = sorted(s for (s, _), (status, _) in local["rows"].items() if status == "graded")
     assert pages == graded and len(pages) == 8
+    assert "No response." in (mine / "feedback" / "blank0" / "toy" / "toy.html").read_text()
+    assert local["gradebook"][("blank0", "toy")]["comment:row_means"] == "No response."
     assert not (mine / "gradebook.db").exists()
 
 

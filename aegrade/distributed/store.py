@@ -152,7 +152,11 @@ class GradebookWriter:
             pass
 
     def _write_grades(self, result: dict) -> None:
-        """Scores and "No response." comments as nbgrader's SaveAutoGrades sets them."""
+        """Scores and "No response." comments as nbgrader's SaveAutoGrades sets them.
+
+        The submission's grades and comments are read per notebook and matched to their cells by
+        id (a few queries per notebook, not one per cell: this writer is the one serial step of a
+        distributed run)."""
         import nbformat
         from nbgrader import utils
         from nbgrader.api import MissingEntry
@@ -160,19 +164,29 @@ class GradebookWriter:
         gb, student, a = self.gb, result["student"], result["assignment"]
         gb.update_or_create_student(student)
         try:
-            gb.find_submission(a, student)
+            submission = gb.find_submission(a, student)
         except MissingEntry:
-            gb.add_submission(a, student)
+            submission = gb.add_submission(a, student)
+        grades, comments = {}, {}
+        for snb in submission.notebooks:
+            nb = snb.notebook
+            graded = {c.id: c.name for c in list(nb.grade_cells) + list(nb.task_cells)}
+            answered = {c.id: c.name for c in list(nb.solution_cells) + list(nb.task_cells)}
+            grades.update({(nb.name, graded[g.cell_id]): g for g in snb.grades})
+            comments.update({(nb.name, answered[c.cell_id]): c for c in snb.comments})
         for gid, p in result["problems"].items():
-            grade = gb.find_grade(gid, p["notebook"], a, student)
+            grade = grades.get((p["notebook"], gid))
+            if grade is None:
+                raise ValueError(f"{student}/{a}: no grade cell {gid!r} in notebook {p['notebook']!r} "
+                                 "of the gradebook (a result from another version of the problem set?)")
             grade.auto_score = p["score"]   # a worker has no manual scores: this is the autograder's
             grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
         for name, text in (result.get("autograded") or {}).items():
-            nb = nbformat.reads(text, as_version=4)
-            for cell in nb.cells:
+            notebook = nbformat.reads(text, as_version=4)
+            for cell in notebook.cells:
                 if not (utils.is_solution(cell) or utils.is_task(cell)):
                     continue
-                comment = gb.find_comment(cell.metadata["nbgrader"]["grade_id"], Path(name).stem, a, student)
+                comment = comments[(Path(name).stem, cell.metadata["nbgrader"]["grade_id"])]
                 same = cell.metadata.nbgrader.get("checksum") == utils.compute_checksum(cell)
                 comment.auto_comment = "No response." if same and not utils.is_task(cell) else None
         gb.db.commit()
