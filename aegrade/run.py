@@ -231,6 +231,7 @@ class PreparedCourse:
                 (self.root / folder / student).rmdir()      # when no other problem set is there
         for path in (self.work / "status").glob(f"{student}__{assignment}__*.json"):
             path.unlink()
+        (self.work / "logs" / f"{student}__{assignment}.log").unlink(missing_ok=True)
 
     def _grade(self, subs, progress) -> dict:
         """Grade the staged submissions with the pool; ``{(student, assignment): outcome}``."""

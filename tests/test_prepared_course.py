@@ -60,6 +60,7 @@ def test_a_prepared_course_grades_like_a_one_shot_run_and_keeps_nothing_between_
                                  work_dir=inbox / f"task{i}", prepared=prepared))
             assert not any((prepared.root / "submitted").iterdir())        # nothing kept between calls
             assert not any((prepared.root / "autograded").iterdir())
+            assert not list((prepared.work / "logs").glob("s1__*")) and not any((prepared.work / "status").iterdir())
         pool = prepared.pool
         assert pool.counter == 1 and len(pool.workers) == 1               # one nbgrader process, reused
         pid = next(iter(pool.workers.values())).pid
