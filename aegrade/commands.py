@@ -108,10 +108,12 @@ def cmd_feedback(course_dir: Path, db: str | None = None) -> int:
 def cmd_grades(course_dir: Path, out: Path, db: str | None = None) -> int:
     """Write the grades CSV (from the gradebook at ``db``, default the course's ``gradebook.db``);
     name the submissions held back (no score exported for them)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         columns, rows = grades_rows(course_dir, db)
-    except Exception as exc:  # noqa: BLE001 - SQLAlchemy's errors for a bad or unreachable URL
-        if db is None or type(exc).__module__.split(".")[0] != "sqlalchemy":
+    except SQLAlchemyError as exc:               # a bad or unreachable database URL
+        if db is None:
             raise
         from .distributed.store import redact
 

@@ -135,10 +135,9 @@ def prepare_course(course_dir, work_dir, *, options: GradingOptions | None = Non
     assignments = assignments_in(course_dir)
     if not assignments:
         raise ValueError(f"no assignments in {course_dir / SOURCE_DIR}")
-    prepared = PreparedCourse(course_dir, work, opts)
-    prepared.hidden = hidden
+    prepared = PreparedCourse(course_dir, work, opts, hidden)
     try:
-        prepared._prepare(assignments, hidden, gradebook_seed)
+        prepared._prepare(assignments, gradebook_seed)
     except BaseException:
         prepared.close()
         raise
@@ -148,12 +147,11 @@ def prepare_course(course_dir, work_dir, *, options: GradingOptions | None = Non
 class PreparedCourse:
     """A private course ready to grade (made by :func:`prepare_course`)."""
 
-    def __init__(self, course_dir: Path, work: Path, opts: GradingOptions):
-        self.course_dir, self.work, self.opts = course_dir, work, opts
+    def __init__(self, course_dir: Path, work: Path, opts: GradingOptions, hidden: list):
+        self.course_dir, self.work, self.opts, self.hidden = course_dir, work, opts, hidden
         self.root = work / "course"
         self._stack = contextlib.ExitStack()
         self.pool: GradingPool | None = None
-        self.hidden: list = []
         self.graded: set = set()          # (student, assignment) graded in this private course
 
     def __enter__(self):
@@ -169,7 +167,7 @@ class PreparedCourse:
             self.pool = None
         self._stack.close()
 
-    def _prepare(self, assignments, hidden, gradebook_seed) -> None:
+    def _prepare(self, assignments, gradebook_seed) -> None:
         opts, work = self.opts, self.work
         with warnings.catch_warnings():
             # nbgrader's own SQLAlchemy warnings are not the caller's business (and a caller
@@ -186,7 +184,7 @@ class PreparedCourse:
             self._stack.enter_context(environment(PATH=self.env["PATH"]))
             self._stack.enter_context(unsynced_gradebooks(self.root))
             _release_in_private_course(self.course_dir, self.root, work, opts, self.level, assignments)
-            write_sandbox(self.course_dir, work, opts, self.level, hidden,
+            write_sandbox(self.course_dir, work, opts, self.level, self.hidden,
                           matplotlib_cache(self.course_dir, work))
 
     def grade(self, submitted_dir, progress=None) -> GradingRun:
@@ -229,9 +227,13 @@ class PreparedCourse:
             shutil.rmtree(self.root / folder / student / assignment, ignore_errors=True)
             with contextlib.suppress(OSError):
                 (self.root / folder / student).rmdir()      # when no other problem set is there
+        self._remove_status(student, assignment)
+        (self.work / "logs" / f"{student}__{assignment}.log").unlink(missing_ok=True)
+
+    def _remove_status(self, student: str, assignment: str) -> None:
+        """The preprocessors' status records of one submission (see :func:`read_status`)."""
         for path in (self.work / "status").glob(f"{student}__{assignment}__*.json"):
             path.unlink()
-        (self.work / "logs" / f"{student}__{assignment}.log").unlink(missing_ok=True)
 
     def _grade(self, subs, progress) -> dict:
         """Grade the staged submissions with the pool; ``{(student, assignment): outcome}``."""
@@ -251,8 +253,7 @@ class PreparedCourse:
             statuses = read_status(status_dir, res["student"], res["assignment"])
             if any(st.get("status") in ("flagged", "ungraded") for st in statuses):
                 return False
-            for path in status_dir.glob(f"{res['student']}__{res['assignment']}__*.json"):
-                path.unlink()
+            self._remove_status(res["student"], res["assignment"])
             log(f"grading: retrying {res['student']}/{res['assignment']} after: {failure_reason(res)}")
             return True
 

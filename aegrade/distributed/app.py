@@ -167,13 +167,11 @@ def _prepared_course(worker: dict, opts):
     held = worker["prepared"]
     if held.get("pid") == os.getpid() and held.get("key") == key:
         return held["course"]
-    if held.get("pid") == os.getpid():
-        held["course"].close()
-    work = Path(worker["prepared_root"]) / f"p{os.getpid()}-{os.urandom(3).hex()}"
+    close_prepared(worker)                        # prepared for other options, or by the parent
     held.clear()
+    work = Path(worker["prepared_root"]) / f"p{os.getpid()}-{os.urandom(3).hex()}"
     held.update(pid=os.getpid(), key=key, course=prepare_course(
-        worker["snapshot"], work, options=opts.__class__(**{**asdict(opts), "workers": 1}),
-        hidden=[worker["work_root"]]))
+        worker["snapshot"], work, options=opts, workers=1, hidden=[worker["work_root"]]))
     return held["course"]
 
 

@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 
 from ..defaults import RESULTS_TABLE
+from ..gradebook import recorded_results
 from ..nbgrader_setup import use_inprocess_alembic_head
 
 
@@ -99,10 +100,7 @@ class GradebookWriter:
 
     def records(self) -> dict:
         """``{student: {assignment: record}}`` (the records of :func:`aegrade.run.autograde_dir`)."""
-        out: dict = {}
-        for (student, assignment), row in self.rows().items():
-            out.setdefault(student, {})[assignment] = json.loads(row["record"])
-        return out
+        return recorded_results(self.db_url)
 
     # ------------------------------------------------------------------ writing
     def record(self, result: dict, task_id: str) -> dict | None:

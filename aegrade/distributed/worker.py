@@ -43,12 +43,13 @@ def remove_stale_worker_folders(tmp_root: Path | None = None) -> list[Path]:
 
 
 def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (it may belong to another user)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
     return True
 
 
